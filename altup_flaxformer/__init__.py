@@ -1,0 +1,1 @@
+"""AltUp for stock flaxformer T5 / T5X (see README)."""

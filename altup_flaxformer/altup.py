@@ -1,0 +1,232 @@
+"""AltUp math: predict, correct, block rotation and coefficient bookkeeping.
+
+Everything AltUp computes on top of a stock transformer layer lives here, as
+small pure functions on arrays, so that it can be read (and tested) without
+flaxformer. Notation follows Algorithm 1 of Baykal et al. (2023):
+
+  x = concat(x^1, ..., x^K), each block x^i of width d (per token).
+  predict:  x_hat^i = sum_j p[i, j] * x^j                      (p: [K, K])
+  compute:  y = L(x^{j*})   ('input' reading) or L(x_hat^{j*}) ('predicted')
+  correct:  x_new^i = x_hat^i + g[i] * (y - x_hat^{j*})          (g: [K])
+
+Layers store the wide representation as a flat [..., K*d] array and work in a
+*rotating frame*: the active block is always at index 0, and after each layer
+the block axis is rolled by -1 (`rotate_blocks`). In the frame of layer l,
+stored block k is canonical block (k + l) mod K, so layer l computes canonical
+block l mod K (round-robin, "alternating") without knowing its own index. This
+keeps the layer signature stock, which is what lets flaxformer's `nn.scan` and
+remat wrappers work unchanged. `canonical_coefficients` maps the stored
+(rotating-frame) p and g back to the paper's block order.
+"""
+
+from typing import Mapping, Sequence, Tuple
+
+import jax.numpy as jnp
+import numpy as np
+
+SELECTIONS = ('alternating', 'same')
+LAYER_INPUTS = ('input', 'predicted')
+COLLAPSES = ('sum', 'mean', 'concat')
+
+
+def check_k(altup_k) -> int:
+  """Returns `altup_k` if it is a usable number of blocks, else raises."""
+  if isinstance(altup_k, bool) or not isinstance(altup_k, (int, np.integer)):
+    raise TypeError(
+        f'ALTUP_K must be an int >= 1, got {altup_k!r} '
+        f'({type(altup_k).__name__}); set e.g. --gin.ALTUP_K=2.')
+  if altup_k < 1:
+    raise ValueError(
+        f'ALTUP_K must be >= 1, got {altup_k}; set e.g. --gin.ALTUP_K=2 '
+        '(K=1 is the stock model).')
+  return int(altup_k)
+
+
+def check_choice(name: str, value: str, choices: Sequence[str]) -> str:
+  """Returns `value` if it is one of `choices`, else raises naming them."""
+  if value not in choices:
+    raise ValueError(
+        f'Unknown AltUp {name} {value!r}; expected one of {tuple(choices)}.')
+  return value
+
+
+def widened_dim(d: int, k: int) -> int:
+  """Width K*d of the wide representation (gin cannot multiply macros)."""
+  return check_k(k) * int(d)
+
+
+def split_blocks(x: jnp.ndarray, k: int) -> jnp.ndarray:
+  """[..., K*d] -> [..., K, d]."""
+  if x.shape[-1] % k:
+    raise ValueError(
+        f'AltUp input width {x.shape[-1]} is not a multiple of ALTUP_K={k}.')
+  return x.reshape(x.shape[:-1] + (k, x.shape[-1] // k))
+
+
+def merge_blocks(x: jnp.ndarray) -> jnp.ndarray:
+  """[..., K, d] -> [..., K*d]."""
+  return x.reshape(x.shape[:-2] + (x.shape[-2] * x.shape[-1],))
+
+
+def predict(x: jnp.ndarray, predictor: jnp.ndarray) -> jnp.ndarray:
+  """Predicts every block as a linear combination of all blocks.
+
+  Written as K^2 scaled adds rather than a dot with contraction size K, so XLA
+  fuses predict, correct and the roll into one elementwise pass.
+
+  Args:
+    x: [..., K, d] blocks.
+    predictor: [K, K] scalars; row i mixes the blocks into block i.
+
+  Returns:
+    [..., K, d] predicted blocks x_hat.
+  """
+  k = x.shape[-2]
+  p = predictor.astype(x.dtype)
+  rows = []
+  for i in range(k):
+    row = p[i, 0] * x[..., 0, :]
+    for j in range(1, k):
+      row = row + p[i, j] * x[..., j, :]
+    rows.append(row)
+  return jnp.stack(rows, axis=-2)
+
+
+def correct(x_hat: jnp.ndarray, y: jnp.ndarray, corrector: jnp.ndarray,
+            active_block: int = 0) -> jnp.ndarray:
+  """Spreads the computed update of the active block to all blocks.
+
+  Args:
+    x_hat: [..., K, d] predicted blocks.
+    y: [..., d] output of the transformer layer for the active block.
+    corrector: [K] scalars g.
+    active_block: index of the block the layer computed.
+
+  Returns:
+    [..., K, d] corrected blocks x_hat + g * (y - x_hat[active_block]).
+  """
+  delta = (y - x_hat[..., active_block, :])[..., None, :]
+  return x_hat + corrector.astype(x_hat.dtype)[:, None] * delta
+
+
+def rotate_blocks(x: jnp.ndarray, shift: int = -1) -> jnp.ndarray:
+  """Rolls the block axis of [..., K, d] by `shift` (-1: next block to 0)."""
+  return jnp.roll(x, shift, axis=-2)
+
+
+def active_block(layer_index: int, altup_k: int, selection: str) -> int:
+  """Canonical block computed by layer `layer_index` (paper's j*)."""
+  check_choice('selection', selection, SELECTIONS)
+  return layer_index % altup_k if selection == 'alternating' else 0
+
+
+def final_rotation(num_layers: int, altup_k: int, selection: str) -> int:
+  """Shift that takes the stack output from the rotating to canonical order."""
+  return active_block(num_layers, altup_k, selection)
+
+
+def collapse_blocks(x: jnp.ndarray, altup_k: int, method: str,
+                    unrotate_shift: int = 0) -> jnp.ndarray:
+  """Reduces the wide [..., K*d] stack output before the final norm.
+
+  Args:
+    x: [..., K*d] output of the last layer (rotating frame).
+    altup_k: K.
+    method: 'sum' or 'mean' (-> [..., d], in float32), or 'concat'
+      (-> [..., K*d] in canonical block order).
+    unrotate_shift: `final_rotation(num_layers, K, selection)`; only 'concat'
+      depends on block order.
+
+  Returns:
+    The collapsed array.
+  """
+  check_choice('collapse', method, COLLAPSES)
+  if altup_k == 1:
+    return x
+  blocks = split_blocks(x, altup_k)
+  if method == 'concat':
+    return merge_blocks(rotate_blocks(blocks, unrotate_shift))
+  blocks = blocks.astype(jnp.float32)
+  return blocks.sum(-2) if method == 'sum' else blocks.mean(-2)
+
+
+def altup_update(x: jnp.ndarray, layer_fn, predictor: jnp.ndarray,
+                 corrector: jnp.ndarray, *, layer_input: str = 'input',
+                 rotate: bool = True):
+  """One AltUp layer in the rotating frame (active block at index 0).
+
+  Args:
+    x: [..., K*d] wide representation.
+    layer_fn: maps a [..., d] block to (y [..., d], aux); aux is passed back.
+    predictor: [K, K].
+    corrector: [K].
+    layer_input: 'input' feeds x^0 to the layer (paper reading, Q1);
+      'predicted' feeds x_hat^0 (Gemma 3n).
+    rotate: roll the blocks by -1 afterwards ('alternating' selection).
+
+  Returns:
+    ([..., K*d] new wide representation, aux).
+  """
+  check_choice('layer_input', layer_input, LAYER_INPUTS)
+  blocks = split_blocks(x, predictor.shape[0])
+  x_hat = predict(blocks, predictor)
+  y, aux = layer_fn(blocks[..., 0, :] if layer_input == 'input'
+                    else x_hat[..., 0, :])
+  new = correct(x_hat, y, corrector)
+  if rotate:
+    new = rotate_blocks(new)
+  return merge_blocks(new), aux
+
+
+def canonical_coefficients(
+    predictors: np.ndarray, correctors: np.ndarray,
+    selection: str = 'alternating') -> Tuple[np.ndarray, np.ndarray]:
+  """Maps stored per-layer p and g from the rotating frame to block order.
+
+  In layer l's frame, stored index a is canonical block (a + l) mod K, so the
+  canonical p_c[(a+l)%K, (b+l)%K] = p_l[a, b] and g_c[(a+l)%K] = g_l[a].
+
+  Args:
+    predictors: [N, K, K] stored predictors of the N layers of one stack.
+    correctors: [N, K] stored correctors.
+    selection: 'alternating' (rotating frame) or 'same' (no rotation).
+
+  Returns:
+    ([N, K, K], [N, K]) in canonical block order; row i of p_c predicts
+    canonical block i, and the layer l computed block `active_block(l, K)`.
+  """
+  predictors, correctors = np.asarray(predictors), np.asarray(correctors)
+  k = predictors.shape[-1]
+  p_out, g_out = [], []
+  for layer, (p, g) in enumerate(zip(predictors, correctors)):
+    shift = active_block(layer, k, selection)
+    p_out.append(np.roll(np.roll(p, shift, axis=0), shift, axis=1))
+    g_out.append(np.roll(g, shift, axis=0))
+  return np.stack(p_out), np.stack(g_out)
+
+
+def stack_coefficients(params: Mapping, scanned_axis: int = 1):
+  """Collects (predictors [N,K,K], correctors [N,K]) of one stack's params.
+
+  Args:
+    params: the params of one stack, e.g. `params['encoder']`. Unscanned
+      stacks hold `layers_<i>/altup_predictor`; scanned ones hold the stacked
+      `<scope>/altup_predictor` of shape [K, N, K] (scan axis 1).
+    scanned_axis: the scan axis of stacked parameters.
+
+  Returns:
+    (predictors, correctors) as numpy arrays, or None if the stack has no
+    AltUp parameters (K = 1 or a stock model).
+  """
+  layers = sorted((int(name.split('_')[-1]), sub)
+                  for name, sub in params.items()
+                  if name.startswith('layers_') and 'altup_predictor' in sub)
+  if layers:
+    return (np.stack([np.asarray(s['altup_predictor']) for _, s in layers]),
+            np.stack([np.asarray(s['altup_corrector']) for _, s in layers]))
+  for sub in params.values():
+    if isinstance(sub, Mapping) and 'altup_predictor' in sub:
+      p = np.moveaxis(np.asarray(sub['altup_predictor']), scanned_axis, 0)
+      g = np.moveaxis(np.asarray(sub['altup_corrector']), scanned_axis, 0)
+      return p, g
+  return None
