@@ -1,0 +1,69 @@
+"""Every size x variant (x scan) gin parses, finalizes and instantiates.
+
+In the style of flaxformer's t5x/configs/t5/gin_configs_test.py: tiny models
+run for real (init, apply, score_batch); the real sizes are traced
+symbolically with jax.eval_shape, like flaxformer's longt5 config test.
+"""
+
+import glob
+import os
+
+import pytest
+
+pytest.importorskip('t5x', reason='needs t5x: pip install -r requirements-t5x.txt')
+pytest.importorskip('flaxformer', reason='needs flaxformer: pip install -r requirements-t5x.txt')
+
+import jax  # pylint: disable=g-import-not-at-top
+import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+import numpy as np  # pylint: disable=g-import-not-at-top
+
+from tests.integration import common  # pylint: disable=g-import-not-at-top
+
+SIZES = ('small', 'base', 'large', 'xl')
+VARIANTS = ('baseline', 'altup', 'recycled')
+# d_model, layers per stack, vocabulary, per size (flaxformer's T5.1.1 gins).
+SHAPES = {'small': (512, 8), 'base': (768, 12), 'large': (1024, 24),
+          'xl': (2048, 24)}
+
+
+def test_matrix_covers_every_gin_file():
+  names = lambda d: sorted(os.path.basename(f)[:-4] for f in glob.glob(
+      os.path.join(common.REPO, 'gin', d, '*.gin')))
+  assert names('models') == sorted(SIZES + ('tiny', 'common'))
+  assert names('variants') == sorted(VARIANTS)
+  assert names('options') == ['scan']
+
+
+@pytest.mark.parametrize('variant', VARIANTS)
+@pytest.mark.parametrize('options', [(), ('scan',)])
+def test_tiny_model_gin_config(variant, options):
+  batch = common.make_batch()
+  with common.gin_model('tiny', variant, options) as model:
+    params = common.init_params(model, batch)
+    out = common.logits(model, params, batch)
+    scores = model.score_batch(params, batch)
+  assert out.shape == (2, 5, 128)
+  assert scores.shape == (2,) and np.all(np.isfinite(scores))
+
+
+@pytest.mark.parametrize('size', SIZES)
+@pytest.mark.parametrize('variant', VARIANTS)
+def test_model_gin_config_symbolically(size, variant):
+  d, n = SHAPES[size]
+  with common.gin_model(size, variant, tiny_vocab=False) as model:
+    def init_and_apply():
+      x = jnp.ones((2, 8), jnp.int32)
+      params = model.module.init(jax.random.PRNGKey(0), x, x, x,
+                                 enable_dropout=False)['params']
+      return params, model.module.apply({'params': params}, x, x, x,
+                                        enable_dropout=False)
+    params, out = jax.eval_shape(init_and_apply)
+  assert out.shape == (2, 8, 32128)
+  k = 1 if variant == 'baseline' else 2
+  assert params['token_embedder']['embedding'].shape == (
+      32128, d * (k if variant == 'altup' else 1))
+  layer = params['encoder']['layers_0']
+  assert ('altup_predictor' in layer) == (variant != 'baseline')
+  assert len([l for l in params['decoder'] if l.startswith('layers_')]) == n
+  logits_in = params['decoder']['logits_dense']['kernel'].shape[0]
+  assert logits_in == d * (k if variant == 'altup' else 1)
