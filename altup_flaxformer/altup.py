@@ -19,8 +19,10 @@ remat wrappers work unchanged. `canonical_coefficients` maps the stored
 (rotating-frame) p and g back to the paper's block order.
 """
 
+import functools
 from typing import Mapping, Sequence, Tuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -68,30 +70,62 @@ def merge_blocks(x: jnp.ndarray) -> jnp.ndarray:
   return x.reshape(x.shape[:-2] + (x.shape[-2] * x.shape[-1],))
 
 
-def predict(x: jnp.ndarray, predictor: jnp.ndarray) -> jnp.ndarray:
-  """Predicts every block as a linear combination of all blocks.
+def _mix(x: jnp.ndarray, coefficients: jnp.ndarray) -> jnp.ndarray:
+  """x_hat[..., i, :] = sum_j c[i, j] * x[..., j, :], as K^2 scaled adds.
 
-  Written as K^2 scaled adds rather than a dot with contraction size K, so XLA
-  fuses predict, correct and the roll into one elementwise pass.
-
-  Args:
-    x: [..., K, d] blocks.
-    predictor: [K, K] scalars; row i mixes the blocks into block i.
-
-  Returns:
-    [..., K, d] predicted blocks x_hat.
+  Scaled adds rather than a dot with contraction size K, so XLA fuses the
+  predict, correct and roll passes into one elementwise loop.
   """
   k = x.shape[-2]
-  p = predictor.astype(x.dtype)
+  c = coefficients.astype(x.dtype)
   rows = []
   for i in range(k):
-    row = p[i, 0] * x[..., 0, :]
+    row = c[i, 0] * x[..., 0, :]
     for j in range(1, k):
-      row = row + p[i, j] * x[..., j, :]
+      row = row + c[i, j] * x[..., j, :]
     rows.append(row)
   return jnp.stack(rows, axis=-2)
 
 
+@jax.custom_vjp
+def predict(x: jnp.ndarray, predictor: jnp.ndarray) -> jnp.ndarray:
+  """Predicts every block as a linear combination of all blocks.
+
+  Args:
+    x: [..., K, d] blocks.
+    predictor: [K, K] scalars (float32); row i mixes the blocks into block i.
+
+  Returns:
+    [..., K, d] predicted blocks x_hat, in x's dtype.
+
+  The gradient of the K x K predictor is one dot over all tokens accumulated
+  in float32 (a bf16 sum over batch * length * d elements would lose it).
+  """
+  return _mix(x, predictor)
+
+
+def _predict_fwd(x, predictor):
+  return _mix(x, predictor), (x, predictor)
+
+
+def _predict_bwd(residuals, d_x_hat):
+  x, predictor = residuals
+  k, d = x.shape[-2:]
+  d_predictor = jnp.einsum('nid,njd->ij', d_x_hat.reshape(-1, k, d),
+                           x.reshape(-1, k, d),
+                           preferred_element_type=jnp.float32)
+  return _mix(d_x_hat, predictor.T), d_predictor.astype(predictor.dtype)
+
+
+predict.defvjp(_predict_fwd, _predict_bwd)
+
+
+def _correct(x_hat, y, corrector, active_block):
+  delta = (y - x_hat[..., active_block, :])[..., None, :]
+  return x_hat + corrector.astype(x_hat.dtype)[:, None] * delta
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
 def correct(x_hat: jnp.ndarray, y: jnp.ndarray, corrector: jnp.ndarray,
             active_block: int = 0) -> jnp.ndarray:
   """Spreads the computed update of the active block to all blocks.
@@ -99,14 +133,34 @@ def correct(x_hat: jnp.ndarray, y: jnp.ndarray, corrector: jnp.ndarray,
   Args:
     x_hat: [..., K, d] predicted blocks.
     y: [..., d] output of the transformer layer for the active block.
-    corrector: [K] scalars g.
+    corrector: [K] scalars g (float32).
     active_block: index of the block the layer computed.
 
   Returns:
     [..., K, d] corrected blocks x_hat + g * (y - x_hat[active_block]).
+    The gradient of g is accumulated in float32, as for `predict`.
   """
-  delta = (y - x_hat[..., active_block, :])[..., None, :]
-  return x_hat + corrector.astype(x_hat.dtype)[:, None] * delta
+  return _correct(x_hat, y, corrector, active_block)
+
+
+def _correct_fwd(x_hat, y, corrector, active_block):
+  return (_correct(x_hat, y, corrector, active_block),
+          (x_hat, y, corrector))
+
+
+def _correct_bwd(active_block, residuals, d_out):
+  x_hat, y, corrector = residuals
+  k, d = x_hat.shape[-2:]
+  delta = y - x_hat[..., active_block, :]
+  d_corrector = jnp.einsum('nid,nd->i', d_out.reshape(-1, k, d),
+                           delta.reshape(-1, d),
+                           preferred_element_type=jnp.float32)
+  d_delta = jnp.sum(corrector.astype(d_out.dtype)[:, None] * d_out, axis=-2)
+  d_x_hat = d_out.at[..., active_block, :].add(-d_delta)
+  return d_x_hat, d_delta, d_corrector.astype(corrector.dtype)
+
+
+correct.defvjp(_correct_fwd, _correct_bwd)
 
 
 def rotate_blocks(x: jnp.ndarray, shift: int = -1) -> jnp.ndarray:
@@ -168,14 +222,18 @@ def altup_update(x: jnp.ndarray, layer_fn, predictor: jnp.ndarray,
     ([..., K*d] new wide representation, aux).
   """
   check_choice('layer_input', layer_input, LAYER_INPUTS)
-  blocks = split_blocks(x, predictor.shape[0])
+  k = predictor.shape[0]
+  blocks = split_blocks(x, k)
+  active = 0
+  if rotate:
+    # Produce the output already rolled by -1 (no copy of the wide stream):
+    # output row i is row (i + 1) % K, so the active block lands at K - 1.
+    order = np.roll(np.arange(k), -1)
+    predictor, corrector, active = predictor[order], corrector[order], k - 1
   x_hat = predict(blocks, predictor)
   y, aux = layer_fn(blocks[..., 0, :] if layer_input == 'input'
-                    else x_hat[..., 0, :])
-  new = correct(x_hat, y, corrector)
-  if rotate:
-    new = rotate_blocks(new)
-  return merge_blocks(new), aux
+                    else x_hat[..., active, :])
+  return merge_blocks(correct(x_hat, y, corrector, active)), aux
 
 
 def canonical_coefficients(
