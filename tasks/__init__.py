@@ -1,0 +1,56 @@
+"""SeqIO tasks for altup-t5x (issue 3).
+
+Importing `tasks` is cheap (no TensorFlow). The registrations live in
+
+* `tasks.benchmarks`: the paper's pretraining and finetuning tasks (C4 span
+  corruption, GLUE, SuperGLUE, SQuAD v1.1, closed-book TriviaQA), with T5's
+  preprocessors, postprocessors and metrics, on TFDS sources;
+* `tasks.offline`: `altup_offline_span_corruption` and
+  `altup_offline_sentiment`, real English text and labels from PyPI packages,
+  for runs without TFDS data or network.
+
+Every task's vocabulary is `tasks.vocab.get_vocabulary()` (gin-configurable).
+Use `tasks.get_mixture_or_task(name)` to look one up by name.
+"""
+
+PREFIX = 'altup_'
+
+# The `t5` package's own pins would replace the installed seqio (with
+# seqio-nightly) and add tfds-nightly, mesh-tensorflow and transformers; the
+# task modules only need t5's data/evaluation code and these.
+T5_PIP = ('pip install --no-deps t5==0.9.4 && pip install babel editdistance '
+          'nltk rouge-score sacrebleu scikit-learn')
+
+
+def import_all():
+  """Registers every altup_* task and mixture (imports the task modules)."""
+  # pylint: disable=g-import-not-at-top,unused-import
+  import tasks.benchmarks
+  import tasks.offline
+  # pylint: enable=g-import-not-at-top,unused-import
+
+
+def registered_names():
+  """Sorted names of the registered altup_* tasks and mixtures."""
+  import seqio  # pylint: disable=g-import-not-at-top
+  import_all()
+  return sorted(n for n in set(seqio.TaskRegistry.names()) |
+                set(seqio.MixtureRegistry.names()) if n.startswith(PREFIX))
+
+
+def get_mixture_or_task(name: str):
+  """Returns the altup_* `seqio.Task` or `seqio.Mixture` called `name`.
+
+  Raises:
+    ValueError: unknown name; the message lists every registered altup_* name.
+  """
+  import seqio  # pylint: disable=g-import-not-at-top
+  names = registered_names()
+  if name not in names:
+    hint = ''
+    if not name.startswith(PREFIX) and PREFIX + name in names:
+      hint = f' Did you mean {PREFIX + name!r}?'
+    raise ValueError(
+        f'Unknown task or mixture {name!r}.{hint} Registered altup_* tasks '
+        f'and mixtures ({len(names)}): {", ".join(names)}')
+  return seqio.get_mixture_or_task(name)

