@@ -31,11 +31,11 @@ def test_matrix_covers_every_gin_file():
       os.path.join(common.REPO, 'gin', d, '*.gin')))
   assert names('models') == sorted(SIZES + ('tiny', 'common'))
   assert names('variants') == sorted(VARIANTS)
-  assert names('options') == ['scan']
+  assert names('options') == ['gather_embedding', 'scan']
 
 
 @pytest.mark.parametrize('variant', VARIANTS)
-@pytest.mark.parametrize('options', [(), ('scan',)])
+@pytest.mark.parametrize('options', [(), ('scan',), ('gather_embedding',)])
 def test_tiny_model_gin_config(variant, options):
   batch = common.make_batch()
   with common.gin_model('tiny', variant, options) as model:
@@ -67,3 +67,22 @@ def test_model_gin_config_symbolically(size, variant):
   assert len([l for l in params['decoder'] if l.startswith('layers_')]) == n
   logits_in = params['decoder']['logits_dense']['kernel'].shape[0]
   assert logits_in == d * (k if variant == 'altup' else 1)
+
+
+@pytest.mark.parametrize('output,width', [('concat', 128), ('sum', 64)])
+def test_altup_decoder_output(output, width):
+  batch = common.make_batch()
+  with common.gin_model('tiny', 'altup', bindings=(
+      f"ALTUP_DECODER_OUTPUT = '{output}'",)) as model:
+    params = common.init_params(model, batch)
+    assert common.logits(model, params, batch).shape == (2, 5, 128)
+  assert params['decoder']['logits_dense']['kernel'].shape == (width, 128)
+  assert params['decoder']['decoder_norm']['scale'].shape == (width,)
+  assert params['encoder']['encoder_norm']['scale'].shape == (64,)
+
+
+def test_bad_decoder_output_names_the_choices():
+  with pytest.raises(ValueError, match="collapse 'max'.*'concat'"):
+    with common.gin_model('tiny', 'altup', bindings=(
+        "ALTUP_DECODER_OUTPUT = 'max'",)) as model:
+      common.init_params(model, common.make_batch())

@@ -1,0 +1,110 @@
+"""Plumbing of `python -m benchmarks.altup_cost` on the tiny model (no timing checks).
+
+Runs the command's main function once (module-scoped fixture) with the tiny
+size, scanned layers (compiles in about half the time) and a single repeat,
+then checks the written Markdown/CSV/JSON/PNG: one row
+per model, finite ratios, baseline ratios exactly 1, and plausible parameter
+and FLOP counts. Needs the real T5X stack.
+"""
+
+import csv
+import json
+import math
+import os
+
+import pytest
+
+pytest.importorskip('t5x', reason='needs the T5X stack (pip install -r requirements-t5x.txt)')
+pytest.importorskip('flaxformer', reason='needs flaxformer (pip install -r requirements-t5x.txt)')
+pytest.importorskip('seqio', reason='needs seqio (pip install -r requirements-t5x.txt)')
+pytest.importorskip('matplotlib', reason='the benchmark plots with matplotlib')
+
+from absl import flags  # pylint: disable=g-import-not-at-top
+
+from benchmarks import altup_cost  # pylint: disable=g-import-not-at-top
+
+MODELS = list(altup_cost.DEFAULT_MODELS)
+RATIO_KEYS = ('params_ratio', 'train_step_ms_ratio', 'encoder_ms_ratio',
+              'decode_ms_per_token_ratio', 'train_peak_mib_ratio',
+              'xla_train_gflop_ratio', 'xla_forward_gflop_ratio',
+              'analytic_forward_gflop_ratio', 'analytic_train_gflop_ratio')
+
+
+@pytest.fixture(scope='module')
+def outputs(tmp_path_factory):
+  out = str(tmp_path_factory.mktemp('altup_cost'))
+  argv = ['altup_cost', '--size=tiny', '--batch=1', '--inputs_length=8',
+          '--targets_length=4', '--warmup=0', '--repeats=1',
+          '--decode_repeats=1', '--scan', f'--output_dir={out}']
+  flags.FLAGS.unparse_flags()
+  flags.FLAGS(argv)
+  try:
+    altup_cost.main(argv[:1])
+  finally:
+    flags.FLAGS.unparse_flags()
+  return out
+
+
+def _csv_rows(out):
+  with open(os.path.join(out, 'altup_cost.csv')) as f:
+    return list(csv.DictReader(f))
+
+
+def test_every_output_is_written(outputs):
+  for ext in ('md', 'csv', 'json', 'png'):
+    path = os.path.join(outputs, f'altup_cost.{ext}')
+    assert os.path.getsize(path) > 0, path
+  with open(os.path.join(outputs, 'altup_cost.png'), 'rb') as f:
+    assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+
+
+def test_one_row_per_model(outputs):
+  rows = _csv_rows(outputs)
+  assert [r['model'] for r in rows] == MODELS
+  md = open(os.path.join(outputs, 'altup_cost.md')).read()
+  for label in ('baseline', 'Recycled-AltUp K=2', 'AltUp K=2', 'AltUp K=4',
+                'dense-2d'):
+    assert f'| {label} |' in md, label
+  assert 'Machine:' in md and 'Targets' in md
+
+
+def test_ratios_finite_and_baseline_is_one(outputs):
+  rows = _csv_rows(outputs)
+  for row in rows:
+    for key in RATIO_KEYS:
+      value = float(row[key])
+      assert math.isfinite(value) and value > 0, (row['model'], key, value)
+  for key in RATIO_KEYS:
+    assert float(rows[0][key]) == 1.0, key
+
+
+def test_model_shapes_and_costs_are_plausible(outputs):
+  rows = {r['model']: r for r in _csv_rows(outputs)}
+  params = {m: int(r['params']) for m, r in rows.items()}
+  # Recycled adds (K^2 + K) scalars per layer, 4 + 4 layers in the tiny benchmark.
+  assert params['recycled_k2'] - params['baseline'] == 8 * (4 + 2)
+  assert params['dense_2d'] > 3 * params['baseline']
+  assert params['baseline'] < params['altup_k2'] < params['altup_k4']
+  assert int(rows['dense_2d']['embed_dim']) == 2 * int(rows['baseline']['embed_dim'])
+  assert float(rows['dense_2d']['analytic_train_gflop_ratio']) > 3.0
+  for model in ('recycled_k2', 'altup_k2', 'altup_k4'):
+    r = rows[model]
+    assert float(r['analytic_altup_layer_overhead_pct']) > 0
+    # (Scanned: XLA counts the layer body once, so only the sign is checked.)
+    assert float(r['xla_train_gflop_ratio']) > 1.0
+    assert float(r['analytic_forward_gflop_ratio']) > 1.0
+  for r in rows.values():
+    assert math.isfinite(float(r['final_loss']))
+
+
+def test_json_has_machine_and_targets(outputs):
+  with open(os.path.join(outputs, 'altup_cost.json')) as f:
+    result = json.load(f)
+  assert result['machine']['cpu'] and result['machine']['jax']
+  names = {t['target'] for t in result['targets']}
+  assert 'train step (d embedding)' in names
+  assert 'dense-2d train step cost' in names
+  # Under --scan the FLOP targets are reported as not applicable, not failed.
+  for t in result['targets']:
+    if t['target'].startswith('XLA'):
+      assert t['met'] is None
