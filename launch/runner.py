@@ -1,0 +1,61 @@
+"""Runs a composed T5X command as a subprocess with visible progress."""
+
+import os
+import re
+import subprocess
+import sys
+from typing import Optional
+
+from launch import compose
+
+# T5X's metric lines: "[<step>] collection=<name> key=value, ..."
+_REPORT = re.compile(r'\[(\d+)\] collection=(\S+) (.*)')
+_SHOWN = ('loss', 'cross_ent_loss_per_all_target_tokens', 'accuracy',
+          'timing/steps_per_second', 'sequence_accuracy')
+
+
+def progress_line(line: str) -> Optional[str]:
+  """A short progress line for a T5X metrics report, else None."""
+  match = _REPORT.search(line)
+  if not match:
+    return None
+  step, collection, rest = match.groups()
+  values = dict(kv.split('=', 1) for kv in rest.split(', ') if '=' in kv)
+  shown = ', '.join(f'{k}={float(values[k]):.4g}' for k in _SHOWN
+                    if k in values and _is_number(values[k]))
+  return f'  step {step:>6} {collection}: {shown}' if shown else None
+
+
+def _is_number(text: str) -> bool:
+  try:
+    float(text)
+    return True
+  except ValueError:
+    return False
+
+
+def run(exp: compose.Experiment, log_path: Optional[str] = None,
+        echo=print) -> None:
+  """Runs T5X for `exp`, echoing progress; raises RuntimeError on failure."""
+  cmd = compose.t5x_command(exp, python=sys.executable)
+  env = dict(os.environ)
+  env['PYTHONPATH'] = os.pathsep.join(
+      p for p in (compose.REPO, env.get('PYTHONPATH')) if p)
+  env.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+  log_path = log_path or os.path.join(exp.model_dir, f't5x_{exp.run}.log')
+  os.makedirs(os.path.dirname(log_path), exist_ok=True)
+  echo(f'[{exp.variant} K={exp.altup_k} {exp.run}] log: {log_path}')
+  with open(log_path, 'a') as log, subprocess.Popen(
+      cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+      text=True, cwd=compose.REPO) as proc:
+    tail = []
+    for line in proc.stdout:
+      log.write(line)
+      tail = (tail + [line])[-40:]
+      shown = progress_line(line)
+      if shown:
+        echo(shown)
+  if proc.returncode:
+    raise RuntimeError(
+        f't5x.{compose.RUNS[exp.run][0]} failed (exit {proc.returncode}); '
+        f'full log: {log_path}\n' + ''.join(tail))

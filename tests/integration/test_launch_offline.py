@@ -1,0 +1,42 @@
+"""The offline main job (launch.offline) end to end with real T5X, few steps."""
+
+import importlib.util
+import os
+
+import pytest
+
+pytest.importorskip('t5x', reason='needs t5x: pip install -r requirements-t5x.txt')
+pytest.importorskip('flaxformer', reason='needs flaxformer: pip install -r requirements-t5x.txt')
+
+from launch import offline  # pylint: disable=g-import-not-at-top
+
+
+def test_offline_run_pretrains_finetunes_and_reports(tmp_path):
+  try:
+    offline.check_requirements()
+  except ImportError as e:
+    pytest.skip(f'offline data package missing: {e}')
+  settings = offline.Settings('tiny', ('baseline', 'altup'), 2, 6, 6, 8)
+  lines = []
+  md = offline.run_all(settings, str(tmp_path), echo=lines.append)
+  header, _, *rows = md.splitlines()
+  assert [c.strip() for c in header.strip('|').split('|')] == [
+      'model', 'params', 'span accuracy', 'span loss', 'steps/s', 'speed x',
+      'sentiment accuracy']
+  cells = [[c.strip() for c in r.strip('|').split('|')] for r in rows]
+  assert [c[0] for c in cells] == ['tiny_baseline_k1', 'tiny_altup_k2']
+  for row in cells:
+    assert all(row), row  # nothing missing
+    assert 0 <= float(row[2]) <= 1 and float(row[3]) > 0
+    assert 0 <= float(row[6]) <= 100
+  assert float(cells[0][5]) == 1.0
+  assert int(cells[1][1].replace(',', '')) > int(cells[0][1].replace(',', ''))
+  assert any(' train: loss=' in l for l in lines)  # visible progress
+  for name in ('results.md', 'results.csv'):
+    assert os.path.exists(tmp_path / name), name
+  if importlib.util.find_spec('matplotlib'):
+    assert os.path.exists(tmp_path / 'quality_vs_time.png')
+  # Rerunning the same settings resumes: every stage is already finished.
+  again = []
+  assert offline.run_all(settings, str(tmp_path), echo=again.append) == md
+  assert sum('already finished' in l for l in again) == 4

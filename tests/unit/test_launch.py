@@ -1,0 +1,257 @@
+"""Launch command composition, validation, progress and result tables."""
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from launch import compose
+from launch import offline
+from launch import report
+from launch import runner
+from launch import sweeps
+
+LENGTHS = {'inputs': 128, 'targets': 32}
+
+
+def _exp(**kw):
+  base = dict(size='tiny', variant='altup', altup_k=2, run='pretrain',
+              task='altup_offline_span_corruption', model_dir='/tmp/m',
+              feature_lengths=LENGTHS, train_steps=10, checkpoint='/tmp/c')
+  base.update(kw)
+  return compose.Experiment(**base)
+
+
+@pytest.mark.parametrize('size,variant,run', list(itertools.product(
+    compose.SIZE_LAYERS, compose.VARIANTS, compose.RUNS)))
+def test_command_for_every_size_variant_run(size, variant, run):
+  k = 1 if variant == 'baseline' else 2
+  exp = compose.validate(_exp(size=size, variant=variant, altup_k=k, run=run,
+                              task='altup_c4_span_corruption'))
+  cmd = compose.t5x_command(exp)
+  assert cmd[:3] == ['python', '-m', f't5x.{compose.RUNS[run][0]}']
+  files = [a.split('=', 1)[1] for a in cmd if a.startswith('--gin_file=')]
+  assert files == [f'gin/models/{size}.gin', f'gin/variants/{variant}.gin',
+                   compose.RUNS[run][1]]
+  for f in files[:2]:
+    assert os.path.exists(os.path.join(compose.REPO, f))
+  assert ('--gin.ALTUP_K=2' in cmd) == (variant != 'baseline')
+  assert "--gin.MIXTURE_OR_TASK_MODULE='tasks.benchmarks'" in cmd
+  assert ('--gin.TRAIN_STEPS=10' in cmd) == (run in ('pretrain', 'finetune'))
+  assert ("--gin.INITIAL_CHECKPOINT_PATH='/tmp/c'" in cmd) == (
+      run == 'finetune')
+
+
+def test_offline_task_adds_offline_vocabulary_and_overrides_pass_through():
+  exp = _exp(scan=True, num_partitions=2,
+             gin_overrides=(('DROPOUT_RATE', '0.1'),))
+  args = compose.t5x_args(exp)
+  assert args.index('--gin_file=gin/options/scan.gin') < args.index(
+      '--gin_file=tasks/gin/offline_vocab.gin')
+  assert "--gin.MIXTURE_OR_TASK_MODULE='tasks.offline'" in args
+  assert "--gin.TASK_FEATURE_LENGTHS={'inputs': 128, 'targets': 32}" in args
+  assert '--gin.partitioning.PjitPartitioner.num_partitions=2' in args
+  assert args[-1] == '--gin.DROPOUT_RATE=0.1'
+
+
+@pytest.mark.parametrize('kw,match', [
+    (dict(size='huge'), "Unknown size 'huge'; choose one of tiny, small"),
+    (dict(variant='moe'), "Unknown variant 'moe'"),
+    (dict(run='export'), "Unknown run 'export'"),
+    (dict(altup_k=0), 'must be an int >= 1'),
+    (dict(altup_k=2.0), 'must be an int >= 1'),
+    (dict(variant='baseline', altup_k=2), 'baseline is the dense model'),
+    (dict(altup_k=8), 'exceeds the 4 layers'),
+    (dict(feature_lengths=None), '--feature_lengths=inputs=128'),
+    (dict(train_steps=None), '--train_steps is required'),
+    (dict(run='infer', checkpoint=None), '--checkpoint is required'),
+    (dict(gin_overrides=(('ALTUP_K', '4'),)), 'use the flag \\(--altup_k\\)'),
+])
+def test_bad_input_names_the_fix(kw, match):
+  with pytest.raises(ValueError, match=match):
+    compose.validate(_exp(**kw))
+
+
+def test_unknown_task_and_gs_dir_with_local_launcher():
+  with pytest.raises(ValueError, match="Unknown task 'c4'; registered: a, b"):
+    compose.validate(_exp(task='c4'), registered_tasks=['a', 'b'])
+  with pytest.raises(ValueError, match='local launcher cannot write gs://b'):
+    compose.validate(_exp(model_dir='gs://b/run'), local=True)
+  assert compose.validate(_exp(model_dir='gs://b/run'))  # fine for TPU jobs
+
+
+def test_split_gin_overrides():
+  rest, overrides = compose.split_gin_overrides(
+      ['prog', '--size=tiny', "--gin.MODEL_DIR='/x'", '--gin.A.b=1'])
+  assert rest == ['prog', '--size=tiny']
+  assert overrides == (('MODEL_DIR', "'/x'"), ('A.b', '1'))
+  with pytest.raises(ValueError, match='Malformed gin override'):
+    compose.split_gin_overrides(['--gin.NOVALUE'])
+
+
+def test_parse_feature_lengths():
+  assert compose.parse_feature_lengths('inputs=512, targets=114') == {
+      'inputs': 512, 'targets': 114}
+  with pytest.raises(ValueError, match='Malformed --feature_lengths'):
+    compose.parse_feature_lengths('inputs:512')
+
+
+def test_progress_line_from_t5x_log():
+  line = ('I1125 logging_writer.py:49] [60] collection=training_eval/task '
+          'accuracy=0.259968, cross_ent_loss=5394.4, loss=5394.5, '
+          'timing/steps_per_second=2.1, effective_batch_size/decoder=32.0')
+  assert runner.progress_line(line) == (
+      '  step     60 training_eval/task: loss=5394, accuracy=0.26, '
+      'timing/steps_per_second=2.1')
+  assert runner.progress_line('I1125 train.py:528] Running eval.') is None
+
+
+def test_local_dry_run_prints_the_command(tmp_path):
+  proc = subprocess.run(
+      [sys.executable, '-m', 'launch.local', '--size=small',
+       '--variant=recycled', '--altup_k=4', '--run=pretrain',
+       '--task=altup_c4_span_corruption', '--feature_lengths=inputs=512,'
+       'targets=114', '--train_steps=100', f'--model_dir={tmp_path}',
+       '--gin.DROPOUT_RATE=0.1', '--dry_run'],
+      cwd=compose.REPO, capture_output=True, text=True, check=False,
+      env=dict(os.environ, PYTHONPATH=compose.REPO))
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  out = proc.stdout.strip()
+  assert out.startswith('python -m t5x.train --gin_search_paths=')
+  assert '--gin_file=gin/variants/recycled.gin' in out
+  assert '--gin.ALTUP_K=4' in out and '--gin.DROPOUT_RATE=0.1' in out
+
+
+def test_local_rejects_bad_flags_before_launch():
+  proc = subprocess.run(
+      [sys.executable, '-m', 'launch.local', '--variant=baseline',
+       '--altup_k=2', '--model_dir=/tmp/x', '--train_steps=1', '--dry_run'],
+      cwd=compose.REPO, capture_output=True, text=True, check=False,
+      env=dict(os.environ, PYTHONPATH=compose.REPO))
+  assert proc.returncode != 0
+  assert 'baseline is the dense model' in proc.stderr
+
+
+def test_markdown_table_leaves_missing_values_blank(tmp_path):
+  md = report.write_table(str(tmp_path / 'r'), ('model', 'acc'),
+                          [('a', 0.5), ('b', None)])
+  assert md.splitlines()[-1] == '| b |  |'
+  assert (tmp_path / 'r.csv').read_text().splitlines() == [
+      'model,acc', 'a,0.5', 'b,']
+
+
+def test_read_scalars_from_summaries_written_like_t5x(tmp_path):
+  tf = pytest.importorskip('tensorflow', reason='pip install tensorflow-cpu')
+  writer = tf.summary.create_file_writer(str(tmp_path))
+  with writer.as_default():
+    for step, value in ((10, 0.5), (20, 0.75)):
+      tf.summary.scalar('accuracy', value, step=step)
+  writer.flush()
+  scalars = report.read_scalars(str(tmp_path))
+  assert scalars['accuracy'] == [(10, 0.5), (20, 0.75)]
+  assert report.metric(str(tmp_path.parent), tmp_path.name, 'accuracy') == 0.75
+  assert report.metric(str(tmp_path), 'missing', 'accuracy') is None
+
+
+def test_offline_model_dir_is_resumed_or_refused(tmp_path):
+  settings = offline.Settings('tiny', ('baseline', 'altup'), 2, 10, 5, 8)
+  assert offline.claim_model_dir(str(tmp_path / 'run'), settings) is False
+  assert offline.claim_model_dir(str(tmp_path / 'run'), settings) is True
+  other = offline.Settings('tiny', ('baseline', 'altup'), 4, 10, 5, 8)
+  with pytest.raises(ValueError, match="other settings {'altup_k': \\(2, 4\\)}"):
+    offline.claim_model_dir(str(tmp_path / 'run'), other)
+  (tmp_path / 'busy').mkdir()
+  (tmp_path / 'busy' / 'x').write_text('')
+  with pytest.raises(ValueError, match='not empty and is not an offline run'):
+    offline.claim_model_dir(str(tmp_path / 'busy'), settings)
+  config = json.loads((tmp_path / 'run' / offline.CONFIG_FILE).read_text())
+  assert config['variants'] == ['baseline', 'altup']
+
+
+def test_offline_settings_select_the_offline_tiny_sweep():
+  settings = offline.Settings('tiny', ('baseline', 'altup'), 2, 300, 200, 32)
+  jobs = sweeps.expand(settings.sweep(), '/m')
+  assert [j.name for j in jobs] == [
+      'tiny_baseline_k1/pretrain', 'tiny_baseline_k1/finetune_sentiment',
+      'tiny_altup_k2/pretrain', 'tiny_altup_k2/finetune_sentiment']
+  finetune = jobs[3].experiment
+  assert finetune.checkpoint == '/m/tiny_altup_k2/pretrain/checkpoint_300'
+  assert finetune.train_steps == 500  # T5X counts from the pretrained step
+  assert ('train.stats_period', '33') in finetune.gin_overrides
+  for job in jobs:
+    compose.validate(job.experiment, local=True)
+
+
+def test_paper_sweep_grid():
+  jobs = sweeps.expand(sweeps.SWEEPS['paper'], 'gs://b/altup')
+  models = sorted({j.model for j in jobs})
+  assert len(models) == 3 * 4 and 'large_recycled_k2' in models
+  assert len(jobs) == 12 * (1 + 4)
+  pre = [j for j in jobs if j.stage == 'pretrain']
+  assert {(j.experiment.train_steps, j.experiment.batch_size) for j in pre} == {
+      (500_000, 256)}
+  fine = [j for j in jobs if j.stage == 'finetune']
+  assert {j.experiment.train_steps for j in fine} == {550_000}
+  assert {j.benchmark for j in fine} == {'glue', 'super_glue', 'squad',
+                                         'trivia_qa'}
+  for job in fine:
+    assert job.experiment.checkpoint == (
+        f'gs://b/altup/{job.model}/pretrain/checkpoint_500000')
+    assert jobs.index(job) > jobs.index(
+        next(j for j in jobs if j.name == job.depends_on))
+  for job in jobs:
+    compose.validate(job.experiment)
+
+
+@pytest.mark.parametrize('launcher', ['local', 'xm'])
+def test_sweep_dry_run_lists_every_job(launcher):
+  proc = subprocess.run(
+      [sys.executable, '-m', 'launch.sweeps', '--sweep=paper',
+       '--root=/tmp/altup_paper', f'--launcher={launcher}', '--dry_run'],
+      cwd=compose.REPO, capture_output=True, text=True, check=False,
+      env=dict(os.environ, PYTHONPATH=compose.REPO))
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  lines = proc.stdout.splitlines()
+  assert sum(l.startswith('[') for l in lines) == 60
+  assert '[60/60] large_recycled_k2/finetune_trivia_qa' in lines[-2]
+  assert ('t5x.main --run_mode=train' in proc.stdout) == (launcher == 'xm')
+
+
+def test_xm_dry_run_without_xmanager():
+  proc = subprocess.run(
+      [sys.executable, '-m', 'launch.xm_launch', '--size=base',
+       '--variant=altup', '--altup_k=2', '--train_steps=500000',
+       '--model_dir=gs://b/run', '--tpu=v5p-8', '--gin.Z_LOSS=0.0',
+       '--dry_run'], cwd=compose.REPO, capture_output=True, text=True,
+      check=False, env=dict(os.environ, PYTHONPATH=compose.REPO))
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  spec = json.loads(proc.stdout.split('\n}\n')[0] + '\n}')
+  assert spec['requirements'] == {'tpu_v5p': 8}
+  assert spec['entrypoint'][:4] == ['python3', '-m', 't5x.main',
+                                    '--run_mode=train']
+  assert '--gin.Z_LOSS=0.0' in spec['entrypoint']
+  assert any('pip install -e /workdir/flaxformer' in l
+             for l in spec['docker_instructions'])
+
+
+@pytest.mark.parametrize('tpu,gpu,expected', [
+    ('v3-8', None, {'tpu_v3': 8}), ('v4-32', None, {'tpu_v4': 32}),
+    ('v5litepod-8', None, {'tpu_v5e': 8}), (None, 'h100:8', {'h100': 8})])
+def test_accelerators(tpu, gpu, expected):
+  assert xm_launch_module().accelerator(tpu, gpu) == expected
+
+
+def test_bad_accelerators_name_the_format():
+  xm = xm_launch_module()
+  with pytest.raises(ValueError, match='Unknown --tpu=.v9-8.'):
+    xm.accelerator('v9-8', None)
+  with pytest.raises(ValueError, match='Malformed --gpu=.a100.'):
+    xm.accelerator(None, 'a100')
+
+
+def xm_launch_module():
+  from launch import xm_launch  # pylint: disable=g-import-not-at-top
+  return xm_launch
