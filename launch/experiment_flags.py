@@ -1,7 +1,9 @@
 """The experiment flags shared by launch.local and launch.xm_launch."""
 
-from typing import Optional, Sequence
+import sys
+from typing import Callable, Optional, Sequence, Tuple
 
+from absl import app
 from absl import flags
 
 from launch import compose
@@ -49,3 +51,23 @@ def experiment(overrides) -> compose.Experiment:
       train_steps=FLAGS.train_steps, batch_size=FLAGS.batch_size,
       checkpoint=FLAGS.checkpoint, scan=FLAGS.scan,
       num_partitions=FLAGS.num_partitions, gin_overrides=overrides)
+
+
+def run(main: Callable[[Sequence[str], Tuple], None], program: str) -> None:
+  """Runs `main(argv, gin_overrides)` as a program; bad input exits cleanly.
+
+  `--gin.NAME=VALUE` arguments are split off before absl parses the flags
+  and passed to `main`; a ValueError, RuntimeError or ImportError ends the
+  program with its message (which names the fix) instead of a traceback.
+  """
+  try:
+    argv, overrides = compose.split_gin_overrides(sys.argv)
+  except ValueError as e:
+    sys.exit(f'{program}: {e}')
+
+  def checked_main(args):
+    try:
+      main(args, overrides)
+    except (ValueError, RuntimeError, ImportError) as e:
+      sys.exit(f'{program}: {e}')
+  app.run(checked_main, argv=argv)

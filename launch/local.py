@@ -11,7 +11,6 @@ full log in <model_dir>/t5x_<run>.log. `--dry_run` prints the command only.
 """
 
 import shlex
-import sys
 from typing import Sequence
 
 from absl import app
@@ -39,13 +38,7 @@ def main(argv: Sequence[str], overrides=()) -> None:
 def entry() -> None:
   experiment_flags.define(size='tiny', task='altup_offline_span_corruption',
                           feature_lengths='inputs=128,targets=32')
-  argv, overrides = compose.split_gin_overrides(sys.argv)
-  def checked_main(args):
-    try:
-      main(args, overrides)
-    except (ValueError, RuntimeError) as e:
-      sys.exit(f'launch.local: {e}')
-  app.run(checked_main, argv=argv)
+  experiment_flags.run(main, 'launch.local')
 
 
 if __name__ == '__main__':

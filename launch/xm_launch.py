@@ -19,7 +19,6 @@ Vertex executor, like t5x/scripts/xm_launch.py.
 import json
 import re
 import shlex
-import sys
 from typing import Any, Dict, List, Optional, Sequence
 
 from absl import app
@@ -141,13 +140,7 @@ def main(argv: Sequence[str], overrides=()) -> None:
 
 def entry() -> None:
   define_flags()
-  argv, overrides = compose.split_gin_overrides(sys.argv)
-  def checked_main(args):
-    try:
-      main(args, overrides)
-    except (ImportError, ValueError) as e:
-      sys.exit(f'launch.xm_launch: {e}')
-  app.run(checked_main, argv=argv)
+  experiment_flags.run(main, 'launch.xm_launch')
 
 
 if __name__ == '__main__':
