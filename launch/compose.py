@@ -119,8 +119,8 @@ def validate(exp: Experiment, registered_tasks: Optional[Sequence[str]] = None,
     raise ValueError(f'Unknown task {exp.task!r}; registered: '
                      f'{", ".join(registered_tasks)}.')
   if not exp.feature_lengths:
-    raise ValueError('Set the feature lengths, e.g. '
-                     '--feature_lengths=inputs=128,targets=32.')
+    raise ValueError(f'No default feature lengths for task {exp.task!r}; set '
+                     'them, e.g. --feature_lengths=inputs=128,targets=32.')
   if exp.run in ('pretrain', 'finetune') and not exp.train_steps:
     raise ValueError(f'--train_steps is required for --run={exp.run}.')
   if exp.run != 'pretrain' and not exp.checkpoint:
@@ -203,6 +203,24 @@ def t5x_args(exp: Experiment, repo: str = REPO) -> List[str]:
 def t5x_command(exp: Experiment, python: str = 'python') -> List[str]:
   """The full local command line, e.g. ['python', '-m', 't5x.train', ...]."""
   return [python, '-m', f't5x.{RUNS[exp.run][0]}'] + t5x_args(exp)
+
+
+# TASK_FEATURE_LENGTHS used when --feature_lengths is not given.
+DEFAULT_FEATURE_LENGTHS = {
+    'altup_c4_span_corruption': {'inputs': 512, 'targets': 114},
+    'altup_offline_span_corruption': {'inputs': 128, 'targets': 32},
+    'altup_offline_sentiment': {'inputs': 128, 'targets': 4},
+    'altup_squad': {'inputs': 512, 'targets': 64},
+    'altup_trivia_qa_closed_book': {'inputs': 128, 'targets': 32},
+    'altup_glue_proportional': {'inputs': 512, 'targets': 84},
+    'altup_super_glue_proportional': {'inputs': 512, 'targets': 84},
+}
+
+
+def default_feature_lengths(task: str) -> Optional[Dict[str, int]]:
+  """The lengths the paper / offline setup uses for `task`, else None."""
+  lengths = DEFAULT_FEATURE_LENGTHS.get(task)
+  return dict(lengths) if lengths else None
 
 
 def parse_feature_lengths(text: str) -> Dict[str, int]:

@@ -11,15 +11,16 @@ from launch import compose
 FLAGS = flags.FLAGS
 
 
-def define(size: str, task: str, feature_lengths: str) -> None:
+def define(size: str, task: str) -> None:
   """Defines the experiment flags with these defaults."""
   flags.DEFINE_enum('size', size, tuple(compose.SIZE_LAYERS), 'Model size.')
   flags.DEFINE_enum('variant', 'altup', compose.VARIANTS, 'AltUp variant.')
   flags.DEFINE_integer('altup_k', None, 'K (default: 2, or 1 for baseline).')
   flags.DEFINE_enum('run', 'pretrain', tuple(compose.RUNS), 'T5X run.')
   flags.DEFINE_string('task', task, 'Registered altup_* task or mixture.')
-  flags.DEFINE_string('feature_lengths', feature_lengths,
-                      'TASK_FEATURE_LENGTHS, e.g. inputs=512,targets=114.')
+  flags.DEFINE_string('feature_lengths', None,
+                      'TASK_FEATURE_LENGTHS, e.g. inputs=512,targets=114 '
+                      '(default: the task\'s, see compose.DEFAULT_FEATURE_LENGTHS).')
   flags.DEFINE_integer('train_steps', None, 'TRAIN_STEPS (train runs).')
   flags.DEFINE_integer('batch_size', None, 'BATCH_SIZE (default: run gin).')
   flags.DEFINE_string('checkpoint', None,
@@ -47,7 +48,9 @@ def experiment(overrides) -> compose.Experiment:
   return compose.Experiment(
       size=FLAGS.size, variant=FLAGS.variant, altup_k=k, run=FLAGS.run,
       task=FLAGS.task, model_dir=FLAGS.model_dir,
-      feature_lengths=compose.parse_feature_lengths(FLAGS.feature_lengths),
+      feature_lengths=(compose.parse_feature_lengths(FLAGS.feature_lengths)
+                       if FLAGS.feature_lengths
+                       else compose.default_feature_lengths(FLAGS.task)),
       train_steps=FLAGS.train_steps, batch_size=FLAGS.batch_size,
       checkpoint=FLAGS.checkpoint, scan=FLAGS.scan,
       num_partitions=FLAGS.num_partitions, gin_overrides=overrides)

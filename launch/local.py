@@ -36,8 +36,7 @@ def main(argv: Sequence[str], overrides=()) -> None:
 
 
 def entry() -> None:
-  experiment_flags.define(size='tiny', task='altup_offline_span_corruption',
-                          feature_lengths='inputs=128,targets=32')
+  experiment_flags.define(size='tiny', task='altup_offline_span_corruption')
   experiment_flags.run(main, 'launch.local')
 
 

@@ -13,24 +13,40 @@ from typing import Dict, List, Optional, Sequence, Tuple
 Series = List[Tuple[int, float]]
 
 
+def _events(path: str):
+  """Event protos of one events file (TensorFlow's reader, else TensorBoard's)."""
+  try:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    from tensorboard.backend.event_processing import event_file_loader  # pylint: disable=g-import-not-at-top
+    yield from event_file_loader.EventFileLoader(path).Load()
+    return
+  for record in tf.data.TFRecordDataset(path):
+    yield tf.compat.v1.Event.FromString(record.numpy())
+
+
+def _number(value) -> Optional[float]:
+  """The scalar of a Summary.Value (simple_value or 0-d tensor), else None."""
+  kind = value.WhichOneof('value')
+  if kind == 'simple_value':
+    return float(value.simple_value)
+  if kind == 'tensor' and not value.tensor.tensor_shape.dim:
+    from tensorboard.util import tensor_util  # pylint: disable=g-import-not-at-top
+    number = tensor_util.make_ndarray(value.tensor)
+    if number.dtype.kind in 'fiu':
+      return float(number)
+  return None
+
+
 def read_scalars(summary_dir: str) -> Dict[str, Series]:
   """tag -> [(step, value), ...] sorted by step, from every events file."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   scalars: Dict[str, Dict[int, float]] = {}
   for path in sorted(glob.glob(os.path.join(summary_dir, 'events.out.*'))):
-    for record in tf.data.TFRecordDataset(path):
-      event = tf.compat.v1.Event.FromString(record.numpy())
+    for event in _events(path):
       for value in event.summary.value:
-        kind = value.WhichOneof('value')
-        if kind == 'simple_value':
-          number = value.simple_value
-        elif kind == 'tensor' and not value.tensor.tensor_shape.dim:
-          number = tf.make_ndarray(value.tensor)
-          if number.dtype.kind not in 'fiu':
-            continue
-        else:
-          continue
-        scalars.setdefault(value.tag, {})[int(event.step)] = float(number)
+        number = _number(value)
+        if number is not None:
+          scalars.setdefault(value.tag, {})[int(event.step)] = number
   return {tag: sorted(v.items()) for tag, v in scalars.items()}
 
 
@@ -46,8 +62,13 @@ def metric(model_dir: str, collection: str, tag: str) -> Optional[float]:
   return last(read_scalars(directory).get(tag))
 
 
-def format_cell(value: Optional[float], digits: int = 4) -> str:
-  return '' if value is None else f'{value:.{digits}g}'
+def format_cell(value, digits: int = 4) -> str:
+  """'' for None (a gap, never 0), ints with thousands separators."""
+  if value is None:
+    return ''
+  if isinstance(value, int) and not isinstance(value, bool):
+    return f'{value:,}'
+  return f'{value:.{digits}g}'
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
@@ -108,7 +129,12 @@ def param_count(model_dir: str) -> Optional[int]:
 
 
 def sweep_table(jobs) -> Tuple[List[str], List[List]]:
-  """(header, rows): one row per model of a sweep (see launch.sweeps.Job)."""
+  """(header, rows): one row per model of a sweep (see launch.sweeps.Job).
+
+  Every benchmark of the sweep gets its columns (sweeps.BENCHMARK_METRICS) even
+  before any run of it exists; missing values are None.
+  """
+  from launch import sweeps  # pylint: disable=g-import-not-at-top
   models: Dict[str, Dict[str, object]] = {}
   benchmarks: Dict[str, List[str]] = {}
   for job in jobs:
@@ -125,7 +151,8 @@ def sweep_table(jobs) -> Tuple[List[str], List[List]]:
                               'timing/steps_per_second')
     else:
       scores = benchmark_scores(exp.model_dir)
-      names = benchmarks.setdefault(job.benchmark, [])
+      names = benchmarks.setdefault(
+          job.benchmark, list(sweeps.BENCHMARK_METRICS.get(job.benchmark, ())))
       for name, value in scores.items():
         if name not in names:
           names.append(name)
@@ -141,8 +168,6 @@ def sweep_table(jobs) -> Tuple[List[str], List[List]]:
                           for n in ns]
   rows = [[name] + [row.get(h) for h in header[1:]]
           for name, row in models.items()]
-  for row in rows:
-    row[1] = f'{row[1]:,}' if row[1] else None
   return header, rows
 
 
@@ -184,13 +209,13 @@ def plot_quality_vs_time(jobs, path: str) -> Optional[str]:
 
 
 def main(argv) -> None:
-  """python -m launch.report --sweep=<name> --root=<dir> [--output_dir=...]."""
+  """python -m launch.report --sweep_dir=<dir> [--sweep=<name>] [--output_dir=...]."""
   from absl import flags  # pylint: disable=g-import-not-at-top
   from launch import sweeps  # pylint: disable=g-import-not-at-top
   del argv
   flag_values = flags.FLAGS
-  jobs = sweeps.expand(sweeps.SWEEPS[flag_values.sweep], flag_values.root)
-  out = flag_values.output_dir or flag_values.root
+  jobs = sweeps.expand(sweeps.SWEEPS[flag_values.sweep], flag_values.sweep_dir)
+  out = flag_values.output_dir or flag_values.sweep_dir
   os.makedirs(out, exist_ok=True)
   header, rows = sweep_table(jobs)
   print(write_table(os.path.join(out, 'results'), header, rows))
@@ -198,12 +223,18 @@ def main(argv) -> None:
   print(f'Wrote {out}/results.md, results.csv' + (f', {png}' if png else ''))
 
 
+def define_flags() -> None:
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from launch import sweeps  # pylint: disable=g-import-not-at-top
+  flags.DEFINE_enum('sweep', 'offline_tiny', tuple(sweeps.SWEEPS),
+                    'Which sweep laid out --sweep_dir (launch.sweeps).')
+  flags.DEFINE_string('sweep_dir', None, 'Root directory of the sweep.')
+  flags.DEFINE_alias('root', 'sweep_dir')
+  flags.DEFINE_string('output_dir', None, 'Where to write (default: sweep_dir).')
+  flags.mark_flag_as_required('sweep_dir')
+
+
 if __name__ == '__main__':
   from absl import app  # pylint: disable=g-import-not-at-top
-  from absl import flags as _flags  # pylint: disable=g-import-not-at-top
-  from launch import sweeps as _sweeps  # pylint: disable=g-import-not-at-top
-  _flags.DEFINE_enum('sweep', 'offline_tiny', tuple(_sweeps.SWEEPS), 'Sweep.')
-  _flags.DEFINE_string('root', None, 'Root directory of the sweep.')
-  _flags.DEFINE_string('output_dir', None, 'Where to write (default: root).')
-  _flags.mark_flag_as_required('root')
+  define_flags()
   app.run(main)

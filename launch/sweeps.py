@@ -17,7 +17,7 @@ Sweeps:
     corpus (300 steps) and the offline sentiment task (200 steps).
 
 Layout: <root>/<size>_<variant>_k<K>/{pretrain,finetune_<benchmark>}.
-`python -m launch.report --root=<root> --sweep=<name>` rebuilds the tables.
+`python -m launch.report --sweep_dir=<root> --sweep=<name>` rebuilds the tables.
 """
 
 import dataclasses
@@ -32,6 +32,11 @@ from absl import flags
 from launch import compose
 
 VARIANTS = (('baseline', 1), ('altup', 2), ('altup', 4), ('recycled', 2))
+# The columns launch.report shows per finetuning benchmark (mixtures: the mean
+# over tasks of each task's metric mean, as the T5 paper's GLUE score).
+BENCHMARK_METRICS = {'glue': ('average',), 'super_glue': ('average',),
+                     'squad': ('em', 'f1'), 'trivia_qa': ('em', 'f1'),
+                     'sentiment': ('accuracy',)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,6 +172,11 @@ def main(argv: Sequence[str]) -> None:
           if FLAGS.stage in ('all', j.stage)]
   for job in jobs:
     compose.validate(job.experiment, local=FLAGS.launcher == 'local')
+  if FLAGS.launcher == 'xm' and FLAGS.stage == 'all' and not FLAGS.dry_run:
+    raise ValueError(
+        'XManager jobs run concurrently, and finetuning needs the finished '
+        'pretraining checkpoints: launch with --stage=pretrain, then with '
+        '--stage=finetune once the pretrain jobs are done.')
   if FLAGS.launcher == 'xm':
     from launch import xm_launch  # pylint: disable=g-import-not-at-top
     requirements = xm_launch.accelerator(FLAGS.tpu, FLAGS.gpu)

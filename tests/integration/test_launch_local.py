@@ -1,0 +1,50 @@
+"""A real tiny `python -m launch.local` pretrain (few steps) and the report over it."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip('t5x', reason='needs t5x: pip install -r requirements-t5x.txt')
+pytest.importorskip('flaxformer', reason='needs flaxformer: pip install -r requirements-t5x.txt')
+
+from launch import compose  # pylint: disable=g-import-not-at-top
+from launch import offline  # pylint: disable=g-import-not-at-top
+from launch import report  # pylint: disable=g-import-not-at-top
+from launch import sweeps  # pylint: disable=g-import-not-at-top
+
+TASK = 'altup_offline_span_corruption'
+
+
+def test_local_pretrain_then_report(tmp_path):
+  try:
+    offline.check_requirements()
+  except ImportError as e:
+    pytest.skip(f'offline data package missing: {e}')
+  model_dir = tmp_path / 'tiny_altup_k2' / 'pretrain'
+  proc = subprocess.run(
+      [sys.executable, '-m', 'launch.local', '--size=tiny', '--variant=altup',
+       '--altup_k=2', '--run=pretrain', f'--task={TASK}',
+       '--train_steps=4', '--batch_size=4', f'--model_dir={model_dir}',
+       '--gin.train.eval_period=4', '--gin.train.stats_period=2',
+       '--gin.train.eval_steps=2', '--gin.utils.SaveCheckpointConfig.period=4'],
+      cwd=compose.REPO, capture_output=True, text=True, check=False,
+      env=dict(os.environ, PYTHONPATH=compose.REPO), timeout=540)
+  assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+  assert 'step      4 train: loss=' in proc.stdout  # visible progress
+  assert f'step      4 training_eval/{TASK}:' in proc.stdout
+  assert (model_dir / 'checkpoint_4').is_dir()
+  assert (model_dir / 't5x_pretrain.log').exists()
+
+  accuracy = report.metric(str(model_dir), f'training_eval/{TASK}', 'accuracy')
+  assert 0 <= accuracy <= 1
+  assert report.metric(str(model_dir), 'train', 'timing/steps_per_second') > 0
+  # The sweep report over this one run: its row filled, the others gaps.
+  jobs = [j for j in sweeps.expand(sweeps.SWEEPS['offline_tiny'], str(tmp_path))]
+  header, rows = report.sweep_table(jobs)
+  table = {r[0]: dict(zip(header, r)) for r in rows}
+  assert table['tiny_altup_k2']['span accuracy'] == pytest.approx(accuracy)
+  assert table['tiny_altup_k2']['params']
+  assert table['tiny_altup_k2']['sentiment accuracy'] is None
+  assert table['tiny_baseline_k1']['span accuracy'] is None

@@ -1,0 +1,109 @@
+"""launch.report over synthetic T5X-style summaries (clu's SummaryWriter)."""
+
+import csv
+import os
+import subprocess
+import sys
+
+import pytest
+
+from launch import compose
+from launch import report
+from launch import sweeps
+
+metric_writers = pytest.importorskip(
+    'clu.metric_writers', reason='needs clu (T5X writer): pip install clu')
+
+
+def _write(directory, step_values):
+  writer = metric_writers.SummaryWriter(str(directory))
+  for step, values in step_values:
+    writer.write_scalars(step, values)
+  writer.flush()
+  writer.close()
+
+
+def _fake_sweep(root):
+  """offline_tiny laid out under root: baseline complete, altup K=2 pretrain
+  only, the other two models missing."""
+  jobs = sweeps.expand(sweeps.SWEEPS['offline_tiny'], str(root))
+  by_name = {j.name: j.experiment for j in jobs}
+  for model, acc, speed in (('tiny_baseline_k1', 0.30, 4.0),
+                            ('tiny_altup_k2', 0.35, 3.0)):
+    pre = by_name[f'{model}/pretrain'].model_dir
+    _write(os.path.join(pre, 'train'),
+           [(150, {'timing/steps_per_second': speed - 1}),
+            (300, {'timing/steps_per_second': speed})])
+    _write(os.path.join(pre, 'training_eval', 'altup_offline_span_corruption'),
+           [(150, {'accuracy': acc - 0.1,
+                   'cross_ent_loss_per_all_target_tokens': 6.0}),
+            (300, {'accuracy': acc,
+                   'cross_ent_loss_per_all_target_tokens': 5.0})])
+  fine = by_name['tiny_baseline_k1/finetune_sentiment'].model_dir
+  _write(os.path.join(fine, 'inference_eval', 'altup_offline_sentiment'),
+         [(500, {'eval/accuracy': 71.5})])
+  return jobs
+
+
+def test_sweep_table_reads_metrics_and_leaves_gaps(tmp_path):
+  jobs = _fake_sweep(tmp_path)
+  header, rows = report.sweep_table(jobs)
+  assert header == ['model', 'params', 'span accuracy', 'span loss',
+                    'steps/s', 'speed x', 'sentiment accuracy']
+  table = {r[0]: dict(zip(header, r)) for r in rows}
+  assert list(table) == ['tiny_baseline_k1', 'tiny_altup_k2', 'tiny_altup_k4',
+                         'tiny_recycled_k2']
+  base, altup = table['tiny_baseline_k1'], table['tiny_altup_k2']
+  assert base['span accuracy'] == pytest.approx(0.30)
+  assert base['span loss'] == pytest.approx(5.0)
+  assert base['steps/s'] == pytest.approx(4.0)  # the last report
+  assert base['speed x'] == pytest.approx(1.0)
+  assert altup['speed x'] == pytest.approx(0.75)
+  assert base['sentiment accuracy'] == pytest.approx(71.5)
+  assert altup['sentiment accuracy'] is None  # missing run: a gap
+  assert all(v is None for k, v in table['tiny_altup_k4'].items()
+             if k != 'model')
+  md = report.write_table(str(tmp_path / 'results'), header, rows)
+  assert '| tiny_altup_k4 |  |  |  |  |  |  |' in md.splitlines()
+  with open(tmp_path / 'results.csv') as f:
+    csv_rows = list(csv.reader(f))
+  assert csv_rows[3] == ['tiny_altup_k4', '', '', '', '', '', '']
+  assert '0' not in csv_rows[3][1:]
+
+
+def test_mixture_scores_average_over_tasks(tmp_path):
+  for task, values in (('altup_glue_cola', {'eval/mcc': 40.0}),
+                       ('altup_glue_mrpc', {'eval/f1': 80.0,
+                                            'eval/accuracy': 70.0})):
+    _write(tmp_path / 'inference_eval' / task, [(10, values)])
+  assert report.benchmark_scores(str(tmp_path)) == {
+      'average': pytest.approx((40.0 + 75.0) / 2)}
+  assert report.benchmark_scores(str(tmp_path / 'none')) == {}
+
+
+def test_report_cli_writes_markdown_csv_and_plot(tmp_path):
+  _fake_sweep(tmp_path / 'sweep')
+  out = tmp_path / 'out'
+  proc = subprocess.run(
+      [sys.executable, '-m', 'launch.report', f'--sweep_dir={tmp_path}/sweep',
+       '--sweep=offline_tiny', f'--output_dir={out}'],
+      cwd=compose.REPO, capture_output=True, text=True, check=False,
+      env=dict(os.environ, PYTHONPATH=compose.REPO))
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert '| tiny_baseline_k1 |' in proc.stdout
+  assert (out / 'results.md').read_text().startswith('| model | params |')
+  assert (out / 'results.csv').exists()
+  try:
+    import matplotlib  # pylint: disable=g-import-not-at-top,unused-import
+  except ImportError:
+    return
+  assert (out / 'quality_vs_time.png').stat().st_size > 0
+
+
+def test_paper_sweep_table_has_every_benchmark_column_before_any_run(tmp_path):
+  header, rows = report.sweep_table(
+      sweeps.expand(sweeps.SWEEPS['paper'], str(tmp_path)))
+  assert header[6:] == ['glue average', 'super_glue average', 'squad em',
+                        'squad f1', 'trivia_qa em', 'trivia_qa f1']
+  assert len(rows) == 12
+  assert all(cell is None for row in rows for cell in row[1:])
