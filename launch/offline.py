@@ -37,7 +37,7 @@ flags.DEFINE_list('variants', ['baseline', 'altup'],
 flags.DEFINE_integer('altup_k', 2, 'K of the AltUp variants.')
 flags.DEFINE_enum('size', 'tiny', tuple(compose.SIZE_LAYERS), 'Model size.')
 flags.DEFINE_integer('pretrain_steps', 300, 'Span-corruption steps.')
-flags.DEFINE_integer('finetune_steps', 200, 'Sentiment finetuning steps.')
+flags.DEFINE_integer('finetune_steps', 600, 'Sentiment finetuning steps.')
 flags.DEFINE_integer('batch_size', 32, 'Batch size of both stages.')
 
 CONFIG_FILE = 'run_config.json'
@@ -54,15 +54,12 @@ class Settings:
 
   def sweep(self) -> sweeps.Sweep:
     """The offline_tiny sweep with these models and budgets."""
-    base = sweeps.SWEEPS['offline_tiny']
-    pre, fine = self.pretrain_steps, self.finetune_steps
     return dataclasses.replace(
-        base, sizes=(self.size,),
+        sweeps.offline_sweep(self.pretrain_steps, self.finetune_steps,
+                             self.batch_size),
+        sizes=(self.size,),
         variants=tuple((v, 1 if v == 'baseline' else self.altup_k)
-                       for v in self.variants),
-        pretrain_steps=pre, finetune_steps=fine, batch_size=self.batch_size,
-        pretrain_overrides=sweeps.periods(pre) + (('train.eval_steps', '10'),),
-        finetune_overrides=sweeps.periods(fine) + (('EVAL_STEPS', '10'),))
+                       for v in self.variants))
 
 
 def check_requirements() -> None:
