@@ -128,6 +128,50 @@ def param_count(model_dir: str) -> Optional[int]:
   return None
 
 
+def quality_curve(exp) -> Series:
+  """[(training seconds, held-out span accuracy)] of a pretraining run.
+
+  Training time is step / steps-per-second (T5X's train timing), so curves of
+  models trained on different machines or with interruptions compare fairly.
+  """
+  directory = os.path.join(exp.model_dir, 'training_eval', exp.task)
+  speed = metric(exp.model_dir, 'train', 'timing/steps_per_second')
+  if not speed or not os.path.isdir(directory):
+    return []
+  return [(step / speed, value) for step, value in
+          read_scalars(directory).get('accuracy', [])]
+
+
+def time_to_reach(curve: Series, quality: float) -> Optional[float]:
+  """First time a (time, quality) curve reaches `quality` (linear between
+  evaluations); None if it never does."""
+  previous = None
+  for t, q in curve:
+    if q >= quality:
+      if previous is None or previous[1] >= quality:
+        return t
+      (t0, q0) = previous
+      return t0 + (t - t0) * (quality - q0) / (q - q0)
+    previous = (t, q)
+  return None
+
+
+def speedup_at_equal_quality(curve: Series, baseline: Series
+                             ) -> Optional[float]:
+  """How much longer the baseline trains to reach this run's final quality.
+
+  The paper's speed-up at equal accuracy: t_baseline(q) / t_model(q) with q
+  the model's final quality; None where the baseline never reaches q within
+  its run (or a curve is missing), never a made-up number.
+  """
+  if not curve or not baseline:
+    return None
+  quality = curve[-1][1]
+  t_model, t_base = time_to_reach(curve, quality), time_to_reach(
+      baseline, quality)
+  return t_base / t_model if t_model and t_base else None
+
+
 def sweep_table(jobs) -> Tuple[List[str], List[List]]:
   """(header, rows): one row per model of a sweep (see launch.sweeps.Job).
 
@@ -149,6 +193,7 @@ def sweep_table(jobs) -> Tuple[List[str], List[List]]:
                                 'cross_ent_loss_per_all_target_tokens')
       row['steps/s'] = metric(exp.model_dir, 'train',
                               'timing/steps_per_second')
+      row['curve'] = quality_curve(exp)
     else:
       scores = benchmark_scores(exp.model_dir)
       names = benchmarks.setdefault(
@@ -163,8 +208,11 @@ def sweep_table(jobs) -> Tuple[List[str], List[List]]:
                 None)
     if base and base.get('steps/s') and row.get('steps/s'):
       row['speed x'] = row['steps/s'] / base['steps/s']
+    if base:
+      row['speed-up at equal accuracy'] = speedup_at_equal_quality(
+          row.get('curve'), base.get('curve'))
   header = ['model', 'params', 'span accuracy', 'span loss', 'steps/s',
-            'speed x'] + [f'{b} {n}' for b, ns in benchmarks.items()
+            'speed x', 'speed-up at equal accuracy'] + [f'{b} {n}' for b, ns in benchmarks.items()
                           for n in ns]
   rows = [[name] + [row.get(h) for h in header[1:]]
           for name, row in models.items()]
@@ -184,15 +232,10 @@ def plot_quality_vs_time(jobs, path: str) -> Optional[str]:
   for job in jobs:
     if job.stage != 'pretrain':
       continue
-    exp = job.experiment
-    curve = read_scalars(os.path.join(
-        exp.model_dir, 'training_eval', exp.task)).get('accuracy') if (
-            os.path.isdir(os.path.join(exp.model_dir, 'training_eval',
-                                       exp.task))) else None
-    speed = metric(exp.model_dir, 'train', 'timing/steps_per_second')
-    if not curve or not speed:
+    curve = quality_curve(job.experiment)
+    if not curve:
       continue
-    ax.plot([s / speed for s, _ in curve], [v for _, v in curve], 'o-',
+    ax.plot([t for t, _ in curve], [v for _, v in curve], 'o-',
             label=job.model)
     plotted = True
   if not plotted:

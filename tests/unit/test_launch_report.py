@@ -49,7 +49,8 @@ def test_sweep_table_reads_metrics_and_leaves_gaps(tmp_path):
   jobs = _fake_sweep(tmp_path)
   header, rows = report.sweep_table(jobs)
   assert header == ['model', 'params', 'span accuracy', 'span loss',
-                    'steps/s', 'speed x', 'sentiment accuracy']
+                    'steps/s', 'speed x', 'speed-up at equal accuracy',
+                    'sentiment accuracy']
   table = {r[0]: dict(zip(header, r)) for r in rows}
   assert list(table) == ['tiny_baseline_k1', 'tiny_altup_k2', 'tiny_altup_k4',
                          'tiny_recycled_k2']
@@ -59,15 +60,18 @@ def test_sweep_table_reads_metrics_and_leaves_gaps(tmp_path):
   assert base['steps/s'] == pytest.approx(4.0)  # the last report
   assert base['speed x'] == pytest.approx(1.0)
   assert altup['speed x'] == pytest.approx(0.75)
+  assert base['speed-up at equal accuracy'] == pytest.approx(1.0)
+  # The baseline's curve never reaches altup's 0.35: a gap, not a number.
+  assert altup['speed-up at equal accuracy'] is None
   assert base['sentiment accuracy'] == pytest.approx(71.5)
   assert altup['sentiment accuracy'] is None  # missing run: a gap
   assert all(v is None for k, v in table['tiny_altup_k4'].items()
              if k != 'model')
   md = report.write_table(str(tmp_path / 'results'), header, rows)
-  assert '| tiny_altup_k4 |  |  |  |  |  |  |' in md.splitlines()
+  assert '| tiny_altup_k4 |  |  |  |  |  |  |  |' in md.splitlines()
   with open(tmp_path / 'results.csv') as f:
     csv_rows = list(csv.reader(f))
-  assert csv_rows[3] == ['tiny_altup_k4', '', '', '', '', '', '']
+  assert csv_rows[3] == ['tiny_altup_k4', '', '', '', '', '', '', '']
   assert '0' not in csv_rows[3][1:]
 
 
@@ -103,7 +107,24 @@ def test_report_cli_writes_markdown_csv_and_plot(tmp_path):
 def test_paper_sweep_table_has_every_benchmark_column_before_any_run(tmp_path):
   header, rows = report.sweep_table(
       sweeps.expand(sweeps.SWEEPS['paper'], str(tmp_path)))
-  assert header[6:] == ['glue average', 'super_glue average', 'squad em',
+  assert header[7:] == ['glue average', 'super_glue average', 'squad em',
                         'squad f1', 'trivia_qa em', 'trivia_qa f1']
   assert len(rows) == 12
   assert all(cell is None for row in rows for cell in row[1:])
+
+
+def test_time_to_reach_interpolates_between_evaluations():
+  curve = [(10.0, 0.2), (20.0, 0.4), (30.0, 0.5)]
+  assert report.time_to_reach(curve, 0.3) == pytest.approx(15.0)
+  assert report.time_to_reach(curve, 0.1) == 10.0
+  assert report.time_to_reach(curve, 0.6) is None
+
+
+def test_speedup_at_equal_quality():
+  baseline = [(10.0, 0.2), (20.0, 0.4), (30.0, 0.5)]
+  faster = [(8.0, 0.3), (16.0, 0.4)]  # reaches 0.4 at 16 s, baseline at 20 s
+  assert report.speedup_at_equal_quality(faster, baseline) == pytest.approx(
+      20.0 / 16.0)
+  better = [(12.0, 0.6)]  # the baseline never gets there: no number
+  assert report.speedup_at_equal_quality(better, baseline) is None
+  assert report.speedup_at_equal_quality([], baseline) is None
