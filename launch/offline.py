@@ -31,14 +31,19 @@ from launch import runner
 from launch import sweeps
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('model_dir', '/tmp/altup_offline', 'Output directory.')
-flags.DEFINE_list('variants', ['baseline', 'altup'],
-                  'Variants to compare (baseline, altup, recycled).')
-flags.DEFINE_integer('altup_k', 2, 'K of the AltUp variants.')
-flags.DEFINE_enum('size', 'tiny', tuple(compose.SIZE_LAYERS), 'Model size.')
-flags.DEFINE_integer('pretrain_steps', 300, 'Span-corruption steps.')
-flags.DEFINE_integer('finetune_steps', 600, 'Sentiment finetuning steps.')
-flags.DEFINE_integer('batch_size', 32, 'Batch size of both stages.')
+
+
+def define_flags() -> None:
+  """The job's flags (defined when run as a program)."""
+  flags.DEFINE_string('model_dir', '/tmp/altup_offline', 'Output directory.')
+  flags.DEFINE_list('variants', ['baseline', 'altup'],
+                    'Variants to compare (baseline, altup, recycled).')
+  flags.DEFINE_integer('altup_k', 2, 'K of the AltUp variants.')
+  flags.DEFINE_enum('size', 'tiny', tuple(compose.SIZE_LAYERS), 'Model size.')
+  flags.DEFINE_integer('pretrain_steps', 300, 'Span-corruption steps.')
+  flags.DEFINE_integer('finetune_steps', 600, 'Sentiment finetuning steps.')
+  flags.DEFINE_integer('batch_size', 32, 'Batch size of both stages.')
+
 
 CONFIG_FILE = 'run_config.json'
 
@@ -137,4 +142,5 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)
