@@ -20,7 +20,7 @@ remat wrappers work unchanged. `canonical_coefficients` maps the stored
 """
 
 import functools
-from typing import Mapping, Sequence, Tuple
+from typing import Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -29,6 +29,7 @@ import numpy as np
 SELECTIONS = ('alternating', 'same')
 LAYER_INPUTS = ('input', 'predicted')
 COLLAPSES = ('sum', 'mean', 'concat')
+COEFFICIENTS = ('static', 'routed')
 
 
 def check_k(altup_k) -> int:
@@ -42,6 +43,20 @@ def check_k(altup_k) -> int:
         f'ALTUP_K must be >= 1, got {altup_k}; set e.g. --gin.ALTUP_K=2 '
         '(K=1 is the stock model).')
   return int(altup_k)
+
+
+def check_stride(stride) -> int:
+  """Returns `stride` if it is a usable Sequence-AltUp stride, else raises."""
+  if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)):
+    raise TypeError(
+        f'ALTUP_SEQUENCE_STRIDE must be an int >= 1, got {stride!r} '
+        f'({type(stride).__name__}); set e.g. --gin.ALTUP_K=4 with '
+        'gin/variants/sequence.gin.')
+  if stride < 1:
+    raise ValueError(
+        f'ALTUP_SEQUENCE_STRIDE must be >= 1, got {stride} (1 = the stock '
+        'layer); set e.g. --gin.ALTUP_K=4 with gin/variants/sequence.gin.')
+  return int(stride)
 
 
 def check_choice(name: str, value: str, choices: Sequence[str]) -> str:
@@ -206,7 +221,7 @@ def collapse_blocks(x: jnp.ndarray, altup_k: int, method: str,
 
 def altup_update(x: jnp.ndarray, layer_fn, predictor: jnp.ndarray,
                  corrector: jnp.ndarray, *, layer_input: str = 'input',
-                 rotate: bool = True):
+                 rotate: bool = True, router: Optional['Router'] = None):
   """One AltUp layer in the rotating frame (active block at index 0).
 
   Args:
@@ -217,6 +232,8 @@ def altup_update(x: jnp.ndarray, layer_fn, predictor: jnp.ndarray,
     layer_input: 'input' feeds x^0 to the layer (paper reading, Q1);
       'predicted' feeds x_hat^0 (Gemma 3n).
     rotate: roll the blocks by -1 afterwards ('alternating' selection).
+    router: token-dependent coefficients added to p and g (learned routing),
+      or None (the paper's static p and g).
 
   Returns:
     ([..., K*d] new wide representation, aux).
@@ -225,15 +242,25 @@ def altup_update(x: jnp.ndarray, layer_fn, predictor: jnp.ndarray,
   k = predictor.shape[0]
   blocks = split_blocks(x, k)
   active = 0
+  order = np.arange(k)
   if rotate:
     # Produce the output already rolled by -1 (no copy of the wide stream):
     # output row i is row (i + 1) % K, so the active block lands at K - 1.
-    order = np.roll(np.arange(k), -1)
+    order = np.roll(order, -1)
     predictor, corrector, active = predictor[order], corrector[order], k - 1
   x_hat = predict(blocks, predictor)
+  if router is not None:
+    p_token = token_predictor(blocks[..., 0, :], router)[..., order, :]
+    x_hat = x_hat + jnp.einsum('...ij,...jd->...id', p_token.astype(x.dtype),
+                               blocks)
   y, aux = layer_fn(blocks[..., 0, :] if layer_input == 'input'
                     else x_hat[..., active, :])
-  return merge_blocks(correct(x_hat, y, corrector, active)), aux
+  new = correct(x_hat, y, corrector, active)
+  if router is not None:
+    g_token = token_corrector(y, router)[..., order]
+    delta = y - x_hat[..., active, :]
+    new = new + g_token.astype(x.dtype)[..., None] * delta[..., None, :]
+  return merge_blocks(new), aux
 
 
 def canonical_coefficients(
@@ -288,3 +315,140 @@ def stack_coefficients(params: Mapping, scanned_axis: int = 1):
       g = np.moveaxis(np.asarray(sub['altup_corrector']), scanned_axis, 0)
       return p, g
   return None
+
+
+# --- Learned routing (token-dependent coefficients; Gemma 3n's form) --------
+
+
+class Router(NamedTuple):
+  """Parameters of token-dependent coefficients for one layer.
+
+  p(token) = p + reshape(rho(x^{j*}) @ prediction, [K, K]) and
+  g(token) = g + rho(y) @ correction, with the router
+  rho(v) = tanh(((v / rms(v)) * scale) @ kernel / d)        (float32, [..., K])
+  (Gemma 3n, notes §6.3-6.6). With `prediction` and `correction` zero the
+  coefficients are the static p and g.
+
+  Attributes:
+    scale: [d] router RMSNorm scale.
+    kernel: [d, K] router projection.
+    prediction: [K, K*K]; output index K*i + j is p[i, j].
+    correction: [K, K].
+  """
+  scale: jnp.ndarray
+  kernel: jnp.ndarray
+  prediction: jnp.ndarray
+  correction: jnp.ndarray
+
+
+def route(v: jnp.ndarray, scale: jnp.ndarray, kernel: jnp.ndarray,
+          eps: float = 1e-6) -> jnp.ndarray:
+  """rho(v): [..., d] -> [..., K] in (-1, 1), computed in float32."""
+  v = v.astype(jnp.float32)
+  d = v.shape[-1]
+  normed = v * jax.lax.rsqrt(jnp.mean(v * v, -1, keepdims=True) + eps)
+  return jnp.tanh((normed * scale.astype(jnp.float32)) @
+                  kernel.astype(jnp.float32) / d)
+
+
+def token_predictor(x_active: jnp.ndarray, router: Router) -> jnp.ndarray:
+  """Token-dependent part of p: [..., d] -> [..., K, K] (float32)."""
+  k = router.kernel.shape[-1]
+  a = route(x_active, router.scale, router.kernel) @ router.prediction.astype(
+      jnp.float32)
+  return a.reshape(a.shape[:-1] + (k, k))
+
+
+def token_corrector(y: jnp.ndarray, router: Router) -> jnp.ndarray:
+  """Token-dependent part of g: [..., d] -> [..., K] (float32)."""
+  return route(y, router.scale, router.kernel) @ router.correction.astype(
+      jnp.float32)
+
+
+# --- Sequence-AltUp (the AltUp idea on the sequence axis) -------------------
+#
+# Reading (notes §3, documented in README): with stride k, the anchors are the
+# positions 0, k, 2k, ...; a layer runs on the anchors only (attention among
+# anchors, sequence length ceil(T/k)); every position t is predicted from its
+# own input and its anchor's input, then corrected by its anchor's computed
+# update:
+#   x_hat_t = a1 * x_t + a2 * x_{s(t)}
+#   y_t     = x_hat_t + b * (L(x_anchors)_{s(t)} - x_hat_{s(t)})
+# s(t) is the anchor at or before t (k * floor(t / k)) when it is in t's
+# segment (the attention mask says so); otherwise the next anchor, if that one
+# is; a position with neither (a packed segment shorter than k that holds no
+# anchor) keeps its prediction. Stride 1 is the stock layer.
+
+
+def sequence_anchors(x: jnp.ndarray, stride: int) -> jnp.ndarray:
+  """[B, T, ...] -> [B, ceil(T / stride), ...]: positions 0, k, 2k, ..."""
+  return x[:, ::stride]
+
+
+def anchor_mask(mask: Optional[jnp.ndarray], stride: int) -> Optional[
+    jnp.ndarray]:
+  """Attention mask among anchors: [B, H, T, T] -> [B, H, A, A]."""
+  return None if mask is None else mask[:, :, ::stride, ::stride]
+
+
+def anchor_choice(mask: Optional[jnp.ndarray], length: int, stride: int):
+  """Which anchor each position uses, from the attention mask.
+
+  Args:
+    mask: [B, H, T, T] encoder self-attention mask (padding and packing; a
+      position may attend to another iff both are real tokens of one segment),
+      or None (every position sees every position).
+    length: T.
+    stride: k.
+
+  Returns:
+    (use_next [B, T] bool, has_anchor [B, T] bool); with no mask, every
+    position uses the anchor at or before it.
+  """
+  t = np.arange(length)
+  num_anchors = -(-length // stride)
+  prev = t // stride
+  if mask is None:
+    no = jnp.zeros((1, length), bool)
+    return no, jnp.ones((1, length), bool)
+  to_anchor = mask[:, 0, :, ::stride] > 0                  # [B, T, A]
+  prev_hot = prev[:, None] == np.arange(num_anchors)[None, :]
+  next_hot = (prev + 1)[:, None] == np.arange(num_anchors)[None, :]
+  prev_ok = jnp.any(to_anchor & prev_hot, -1)
+  next_ok = jnp.any(to_anchor & next_hot, -1)
+  return ~prev_ok & next_ok, prev_ok | next_ok
+
+
+def spread_anchors(z: jnp.ndarray, stride: int, length: int,
+                   use_next: jnp.ndarray) -> jnp.ndarray:
+  """Per-position value of its anchor: [B, A, d] -> [B, T, d] (no gather)."""
+  prev = jnp.repeat(z, stride, axis=1)[:, :length]
+  nxt = jnp.repeat(jnp.concatenate([z[:, 1:], z[:, -1:]], 1), stride,
+                   axis=1)[:, :length]
+  return jnp.where(use_next[..., None], nxt, prev)
+
+
+def sequence_update(x: jnp.ndarray, y_anchors: jnp.ndarray,
+                    coefficients: jnp.ndarray, stride: int,
+                    use_next: jnp.ndarray,
+                    has_anchor: jnp.ndarray) -> jnp.ndarray:
+  """Predict and correct every position from the computed anchors.
+
+  Args:
+    x: [B, T, d] layer input.
+    y_anchors: [B, A, d] layer output on `sequence_anchors(x, stride)`.
+    coefficients: [3] float32 (a1, a2, b).
+    stride: k.
+    use_next, has_anchor: [B, T] from `anchor_choice`.
+
+  Returns:
+    [B, T, d] layer output for every position.
+  """
+  a1, a2, b = (c.astype(x.dtype) for c in coefficients)
+  x_anchors = sequence_anchors(x, stride)
+  length = x.shape[1]
+  # x_hat at an anchor s is (a1 + a2) * x_s: its own anchor is itself.
+  update = b * (y_anchors - (a1 + a2) * x_anchors)
+  x_hat = a1 * x + a2 * spread_anchors(x_anchors, stride, length, use_next)
+  update = spread_anchors(update, stride, length, use_next)
+  return x_hat + jnp.where(has_anchor[..., None], update, 0).astype(x.dtype)

@@ -29,6 +29,13 @@ Initializer = Callable[..., Any]
 
 PREDICTOR_AXES = ('altup_k_out', 'altup_k_in')
 CORRECTOR_AXES = ('altup_k_out',)
+# Learned routing (coefficients='routed').
+ROUTER_SCALE_AXES = ('altup_embed',)
+ROUTER_KERNEL_AXES = ('altup_embed', 'altup_k_in')
+ROUTED_PREDICTION_AXES = ('altup_k_in', 'altup_k_pair')
+ROUTED_CORRECTION_AXES = ('altup_k_in', 'altup_k_out')
+# Sequence-AltUp: (a1, a2, b) per layer.
+SEQUENCE_AXES = ('altup_sequence_coefficients',)
 
 
 def identity_init(key, shape, dtype=jnp.float32):
@@ -51,6 +58,13 @@ class _AltUpLayerBase(nn.Module):
     embed_dim: d; if set, the input width is checked to be K*d.
     predictor_init: initialiser of p [K, K] (default identity).
     corrector_init: initialiser of g [K] (default ones).
+    coefficients: 'static' (p, g learned per layer; the paper) or 'routed'
+      (plus token-dependent terms from a small router; Gemma 3n's form,
+      `altup.Router`).
+    router_init: initialiser of the router kernel [d, K].
+    routed_init: initialiser of the router -> p [K, K*K] and router -> g
+      [K, K] kernels; zeros (the default) make 'routed' equal 'static' at
+      initialisation.
     shared_relative_position_bias: passed through to the stock layer.
   """
   layer_factory: Callable[..., nn.Module]
@@ -60,12 +74,20 @@ class _AltUpLayerBase(nn.Module):
   embed_dim: Optional[int] = None
   predictor_init: Initializer = identity_init
   corrector_init: Initializer = nn.initializers.ones
+  coefficients: str = 'static'
+  router_init: Initializer = nn.initializers.normal(stddev=0.02)
+  routed_init: Initializer = nn.initializers.zeros
   shared_relative_position_bias: Optional[nn.Module] = None
 
   def __post_init__(self):
     altup.check_k(self.altup_k)
     altup.check_choice('selection', self.selection, altup.SELECTIONS)
     altup.check_choice('layer_input', self.layer_input, altup.LAYER_INPUTS)
+    altup.check_choice('coefficients', self.coefficients, altup.COEFFICIENTS)
+    if self.coefficients == 'routed' and self.embed_dim is None:
+      raise ValueError(
+          "AltUp coefficients='routed' needs embed_dim (d) for its router; "
+          'gin/altup/layers.gin binds it to %EMBED_DIM.')
     super().__post_init__()
 
   def setup(self):
@@ -80,6 +102,23 @@ class _AltUpLayerBase(nn.Module):
       self.corrector = partitioning.param_with_axes(
           'altup_corrector', self.corrector_init, (k,), jnp.float32,
           axes=CORRECTOR_AXES)
+      self.router = self._make_router() if self.coefficients == 'routed' else (
+          None)
+
+  def _make_router(self) -> altup.Router:
+    """Routing parameters (coefficients='routed'); d is `embed_dim`."""
+    d, k = self.embed_dim, self.altup_k
+    param = partitioning.param_with_axes
+    return altup.Router(
+        scale=param('altup_router_scale', nn.initializers.ones, (d,),
+                    jnp.float32, axes=ROUTER_SCALE_AXES),
+        kernel=param('altup_router_kernel', self.router_init, (d, k),
+                     jnp.float32, axes=ROUTER_KERNEL_AXES),
+        prediction=param('altup_routed_predictor', self.routed_init,
+                         (k, k * k), jnp.float32,
+                         axes=ROUTED_PREDICTION_AXES),
+        correction=param('altup_routed_corrector', self.routed_init, (k, k),
+                         jnp.float32, axes=ROUTED_CORRECTION_AXES))
 
   def _check_width(self, x):
     width = x.shape[-1]
@@ -105,7 +144,8 @@ class _AltUpLayerBase(nn.Module):
     new, rest = altup.altup_update(
         x, layer_fn, self.predictor, self.corrector,
         layer_input=self.layer_input,
-        rotate=self.selection == 'alternating')
+        rotate=self.selection == 'alternating',
+        router=self.router)
     return (new,) + tuple(rest) if scanned else new
 
 
@@ -137,6 +177,64 @@ class AltUpDecoderLayer(_AltUpLayerBase):
         enable_dropout=enable_dropout, decode=decode,
         max_decode_length=max_decode_length, prefill=prefill,
         prefill_lengths=prefill_lengths, **kwargs))
+
+
+class SequenceAltUpEncoderLayer(nn.Module):
+  """Sequence-AltUp around a stock encoder layer; signature of `EncoderLayer`.
+
+  The wrapped layer runs on the anchors (positions 0, k, 2k, ...) only, with
+  the attention mask restricted to them; every position is then predicted and
+  corrected from its anchor (`altup.sequence_update`). Stride 1 is the stock
+  layer (no parameters). Encoder only: a decoder's causal, token-by-token
+  decoding has no anchors to share.
+
+  Attributes:
+    layer_factory: builds the wrapped d-wide layer (stock `EncoderLayer`, or
+      `AltUpEncoderLayer` to combine with width AltUp).
+    stride: k; the layer computes ceil(T / k) of the T positions.
+    coefficients_init: initialiser of (a1, a2, b) [3]; default (1, 0, 1):
+      non-anchors get their anchor's update added to their own input.
+    shared_relative_position_bias: passed through to the wrapped layer.
+  """
+  layer_factory: Callable[..., nn.Module]
+  stride: int = 2
+  coefficients_init: Initializer = (
+      lambda key, shape, dtype=jnp.float32: jnp.array([1., 0., 1.], dtype))
+  shared_relative_position_bias: Optional[nn.Module] = None
+
+  def __post_init__(self):
+    altup.check_stride(self.stride)
+    super().__post_init__()
+
+  def setup(self):
+    self.layer = self.layer_factory(
+        shared_relative_position_bias=self.shared_relative_position_bias)
+    nn.share_scope(self, self.layer)
+    if self.stride > 1:
+      self.coefficients = partitioning.param_with_axes(
+          'altup_sequence_coefficients', self.coefficients_init, (3,),
+          jnp.float32, axes=SEQUENCE_AXES)
+
+  def __call__(self, inputs, encoder_mask=None, *, logit_mask=None,
+               enable_dropout: bool = True):
+    """[batch, length, width] -> same (a tuple when scanned)."""
+    k = self.stride
+    if k == 1:
+      return self.layer(inputs, encoder_mask, logit_mask=logit_mask,
+                        enable_dropout=enable_dropout)
+    out = self.layer(
+        altup.sequence_anchors(inputs, k), altup.anchor_mask(encoder_mask, k),
+        logit_mask=(None if logit_mask is None
+                    else altup.sequence_anchors(logit_mask, k)),
+        enable_dropout=enable_dropout)
+    scanned = getattr(self.layer, 'scanned', False)
+    y = out[0] if scanned else out
+    use_next, has_anchor = altup.anchor_choice(encoder_mask, inputs.shape[1], k)
+    new = altup.sequence_update(inputs, y, self.coefficients, k, use_next,
+                                has_anchor)
+    if logit_mask is not None:
+      new = logit_mask * new
+    return (new,) + tuple(out[1:]) if scanned else new
 
 
 class RecycledEmbed(nn.Module):

@@ -2,7 +2,10 @@
 
 AltUp adds `altup_predictor` [K, K] with axes ('altup_k_out', 'altup_k_in') and
 `altup_corrector` [K] with axes ('altup_k_out',) to every layer (scanned
-stacks insert 'layers' at axis 1). T5X's PjitPartitioner maps unknown logical
+stacks insert 'layers' at axis 1); learned routing adds a [d] and a [d, K]
+router ('altup_embed', 'altup_k_in') and [K, K*K] / [K, K] kernels
+('altup_k_in', 'altup_k_pair' / 'altup_k_out'); Sequence-AltUp adds [3]
+('altup_sequence_coefficients',). All are small and replicated. T5X's PjitPartitioner maps unknown logical
 names to replicated, but Adafactor's `logical_factor_rules` must name every
 axis (a `KeyError` otherwise), and a scanned model needs factor rules at all,
 because Adafactor's heuristic rejects parameters of rank > 2.
@@ -18,7 +21,11 @@ from typing import Mapping, Optional, Sequence, Tuple
 
 from altup_flaxformer import deps
 
-ALTUP_AXES = ('altup_k_out', 'altup_k_in')
+ALTUP_AXES = ('altup_k_out', 'altup_k_in',
+              # learned routing: router scale/kernel, router -> p kernel
+              'altup_embed', 'altup_k_pair',
+              # Sequence-AltUp: (a1, a2, b)
+              'altup_sequence_coefficients')
 
 
 def additional_axis_rules() -> Sequence[Tuple[str, Optional[str]]]:
@@ -35,7 +42,7 @@ def logical_factor_rules(base: Optional[Mapping] = None):
 
   Returns:
     A frozen dict mapping logical axis names to `adafactor.FactorDim`; the
-    K x K predictor and the K corrector are never factored.
+    AltUp parameters are never factored.
   """
   adafactor = deps.require('t5x.adafactor')
   from flax import core as flax_core  # pylint: disable=g-import-not-at-top

@@ -20,7 +20,14 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Layers per stack of each size gin (gin/models/<size>.gin).
 SIZE_LAYERS = {'tiny': 4, 'small': 8, 'base': 12, 'large': 24, 'xl': 24}
-VARIANTS = ('baseline', 'altup', 'recycled')
+# Dense variants: gin/variants/<variant>.gin on gin/models/<size>.gin.
+DENSE_VARIANTS = ('baseline', 'altup', 'recycled', 'routed', 'sequence')
+# Sparse (MoE) variants: gin/moe/<name>.gin on gin/moe/models/<size>.gin, with
+# T5X's MoE run gins (t5x/contrib/moe/configs/runs/).
+MOE_VARIANTS = ('moe_baseline', 'moe_altup', 'moe_recycled')
+MOE_SIZES = ('tiny', 'small', 'base')
+VARIANTS = DENSE_VARIANTS + MOE_VARIANTS
+BASELINES = ('baseline', 'moe_baseline')
 # run -> (t5x entry point, T5X run gin)
 RUNS = {
     'pretrain': ('train', 't5x/configs/runs/pretrain.gin'),
@@ -108,10 +115,18 @@ def validate(exp: Experiment, registered_tasks: Optional[Sequence[str]] = None,
   k = exp.altup_k
   if isinstance(k, bool) or not isinstance(k, int) or k < 1:
     raise ValueError(f'--altup_k must be an int >= 1, got {k!r}.')
-  if exp.variant == 'baseline' and k != 1:
-    raise ValueError(f'The baseline is the dense model (K=1), got --altup_k={k}; '
-                     'use --variant=altup or --variant=recycled for K > 1.')
-  if k > SIZE_LAYERS[exp.size]:
+  if exp.variant in BASELINES and k != 1:
+    raise ValueError(f'--variant={exp.variant} is the model without AltUp '
+                     f'(K=1), got --altup_k={k}; use an AltUp variant (e.g. '
+                     '--variant=altup) for K > 1.')
+  if exp.variant in MOE_VARIANTS and exp.size not in MOE_SIZES:
+    raise ValueError(f'No MoE model gin for size {exp.size!r}; MoE variants '
+                     f'come in {", ".join(MOE_SIZES)} (gin/moe/models/).')
+  if exp.variant in MOE_VARIANTS and exp.scan:
+    raise ValueError('--scan is not available for MoE variants (flaxformer\'s '
+                     'sparse stacks are not scanned); drop --scan.')
+  # Sequence-AltUp's K is a stride along the sequence, not a block count.
+  if exp.variant != 'sequence' and k > SIZE_LAYERS[exp.size]:
     raise ValueError(
         f'--altup_k={k} exceeds the {SIZE_LAYERS[exp.size]} layers per stack '
         f'of size {exp.size!r}: some blocks would never be computed.')
@@ -153,13 +168,28 @@ def task_module(task: str) -> str:
       'tasks.benchmarks')
 
 
+def _is_moe(exp: Experiment) -> bool:
+  return exp.variant in MOE_VARIANTS
+
+
+def run_gin(exp: Experiment) -> str:
+  """T5X's run gin of `exp.run` (the MoE stack's own for MoE variants)."""
+  gin = RUNS[exp.run][1]
+  return gin.replace('t5x/configs/', 't5x/contrib/moe/configs/') if _is_moe(
+      exp) else gin
+
+
 def gin_files(exp: Experiment) -> List[str]:
-  files = [f'gin/models/{exp.size}.gin', f'gin/variants/{exp.variant}.gin']
+  if _is_moe(exp):
+    files = [f'gin/moe/models/{exp.size}.gin',
+             f'gin/moe/{exp.variant[len("moe_"):]}.gin']
+  else:
+    files = [f'gin/models/{exp.size}.gin', f'gin/variants/{exp.variant}.gin']
   if exp.scan:
     files.append('gin/options/scan.gin')
   if exp.task.startswith(OFFLINE_PREFIX):
     files.append(OFFLINE_VOCAB_GIN)
-  return files + [RUNS[exp.run][1]]
+  return files + [run_gin(exp)]
 
 
 def _quote(value: str) -> str:
@@ -171,7 +201,7 @@ def gin_bindings(exp: Experiment) -> Dict[str, str]:
   b = {'MIXTURE_OR_TASK_NAME': _quote(exp.task),
        'MIXTURE_OR_TASK_MODULE': _quote(task_module(exp.task)),
        'TASK_FEATURE_LENGTHS': repr(dict(exp.feature_lengths))}
-  if exp.variant != 'baseline':
+  if exp.variant not in BASELINES:
     b['ALTUP_K'] = str(exp.altup_k)
   if exp.run in ('pretrain', 'finetune'):
     b['MODEL_DIR'] = _quote(exp.model_dir)
@@ -187,7 +217,9 @@ def gin_bindings(exp: Experiment) -> Dict[str, str]:
   if exp.run == 'infer':
     b['CHECKPOINT_PATH'] = _quote(exp.checkpoint)
     b['INFER_OUTPUT_DIR'] = _quote(exp.model_dir)
-  if exp.num_partitions:
+  if exp.num_partitions and _is_moe(exp):
+    b['NUM_MODEL_PARTITIONS'] = str(exp.num_partitions)
+  elif exp.num_partitions:
     b['partitioning.PjitPartitioner.num_partitions'] = str(exp.num_partitions)
   b.update(dict(exp.gin_overrides))
   return b

@@ -15,7 +15,8 @@ def define(size: str, task: str) -> None:
   """Defines the experiment flags with these defaults."""
   flags.DEFINE_enum('size', size, tuple(compose.SIZE_LAYERS), 'Model size.')
   flags.DEFINE_enum('variant', 'altup', compose.VARIANTS, 'AltUp variant.')
-  flags.DEFINE_integer('altup_k', None, 'K (default: 2, or 1 for baseline).')
+  flags.DEFINE_integer('altup_k', None, 'K (default: 2; 1 for baselines; '
+                       'the stride, default 4, for sequence).')
   flags.DEFINE_enum('run', 'pretrain', tuple(compose.RUNS), 'T5X run.')
   flags.DEFINE_string('task', task, 'Registered altup_* task or mixture.')
   flags.DEFINE_string('feature_lengths', None,
@@ -44,7 +45,8 @@ def experiment(overrides) -> compose.Experiment:
   """The Experiment the flags (and --gin.X overrides) describe."""
   if not FLAGS.model_dir:
     raise ValueError('--model_dir is required.')
-  k = FLAGS.altup_k or (1 if FLAGS.variant == 'baseline' else 2)
+  k = FLAGS.altup_k or (1 if FLAGS.variant in compose.BASELINES else
+                        4 if FLAGS.variant == 'sequence' else 2)
   return compose.Experiment(
       size=FLAGS.size, variant=FLAGS.variant, altup_k=k, run=FLAGS.run,
       task=FLAGS.task, model_dir=FLAGS.model_dir,

@@ -10,6 +10,8 @@ import glob
 import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from launch import compose
+
 Series = List[Tuple[int, float]]
 
 
@@ -186,7 +188,8 @@ def sweep_table(jobs) -> Tuple[List[str], List[List]]:
     exp = job.experiment
     if job.stage == 'pretrain':
       collection = f'training_eval/{exp.task}'
-      row['size'], row['baseline'] = exp.size, exp.variant == 'baseline'
+      row['size'], row['baseline'] = exp.size, exp.variant in compose.BASELINES
+      row['family'] = 'moe' if exp.variant in compose.MOE_VARIANTS else 'dense'
       row['params'] = param_count(exp.model_dir)
       row['span accuracy'] = metric(exp.model_dir, collection, 'accuracy')
       row['span loss'] = metric(exp.model_dir, collection,
@@ -203,9 +206,9 @@ def sweep_table(jobs) -> Tuple[List[str], List[List]]:
           names.append(name)
         row[f'{job.benchmark} {name}'] = value
   for row in models.values():  # speed relative to the same size's baseline
-    base = next((r for r in models.values()
-                 if r.get('baseline') and r.get('size') == row.get('size')),
-                None)
+    base = next((r for r in models.values()                # (MoE: MoE's)
+                 if r.get('baseline') and r.get('size') == row.get('size')
+                 and r.get('family') == row.get('family')), None)
     if base and base.get('steps/s') and row.get('steps/s'):
       row['speed x'] = row['steps/s'] / base['steps/s']
     if base:

@@ -15,6 +15,10 @@ Sweeps:
     Everything the paper does not state is T5X's default.
   offline_tiny: the tiny size and the same four variants on the offline
     corpus (300 steps) and the offline sentiment task (600 steps).
+  extensions / offline_tiny_extensions: the same two protocols (small and
+    base / tiny) for the variants beyond the paper's tables: Sequence-AltUp
+    (stride 4), learned routing (K=2), and the MoE baseline, MoE + AltUp K=2
+    and MoE + Recycled-AltUp K=2.
 
 Layout: <root>/<size>_<variant>_k<K>/{pretrain,finetune_<benchmark>}.
 `python -m launch.report --sweep_dir=<root> --sweep=<name>` rebuilds the tables.
@@ -32,6 +36,12 @@ from absl import flags
 from launch import compose
 
 VARIANTS = (('baseline', 1), ('altup', 2), ('altup', 4), ('recycled', 2))
+# Beyond the paper's tables (issue 5): Sequence-AltUp (stride 4, encoder),
+# learned routing (Recycled + router), and AltUp on the sparse MoE T5 with its
+# own MoE baseline.
+EXTENSION_VARIANTS = (('baseline', 1), ('sequence', 4), ('routed', 2),
+                      ('moe_baseline', 1), ('moe_altup', 2),
+                      ('moe_recycled', 2))
 # The columns launch.report shows per finetuning benchmark (mixtures: the mean
 # over tasks of each task's metric mean, as the T5 paper's GLUE score).
 BENCHMARK_METRICS = {'glue': ('average',), 'super_glue': ('average',),
@@ -76,7 +86,8 @@ def periods(n: int) -> Tuple[Tuple[str, str], ...]:
 
 
 def offline_sweep(pretrain_steps: int, finetune_steps: int,
-                  batch_size: int) -> Sweep:
+                  batch_size: int,
+                  variants: Tuple[Tuple[str, int], ...] = VARIANTS) -> Sweep:
   """The tiny size on the offline corpus and sentiment task, on a CPU.
 
   Finetuning uses a constant learning rate of 3e-3 instead of T5X's 1e-3
@@ -84,7 +95,7 @@ def offline_sweep(pretrain_steps: int, finetune_steps: int,
   majority label after 200 steps.
   """
   return Sweep(
-      sizes=('tiny',), variants=VARIANTS,
+      sizes=('tiny',), variants=variants,
       pretrain_task='altup_offline_span_corruption',
       pretrain_lengths={'inputs': 128, 'targets': 32},
       pretrain_steps=pretrain_steps,
@@ -99,23 +110,35 @@ def offline_sweep(pretrain_steps: int, finetune_steps: int,
            '0.003')))
 
 
+PAPER_FINETUNES = (
+    Finetune('glue', 'altup_glue_proportional',
+             {'inputs': 512, 'targets': 84}),
+    Finetune('super_glue', 'altup_super_glue_proportional',
+             {'inputs': 512, 'targets': 84}),
+    Finetune('squad', 'altup_squad', {'inputs': 512, 'targets': 64}),
+    Finetune('trivia_qa', 'altup_trivia_qa_closed_book',
+             {'inputs': 128, 'targets': 32}),
+)
+
+
+def paper_sweep(sizes: Tuple[str, ...],
+                variants: Tuple[Tuple[str, int], ...]) -> Sweep:
+  """The paper's protocol (C4 500k steps, then 50k on each benchmark)."""
+  return Sweep(
+      sizes=sizes, variants=variants,
+      pretrain_task='altup_c4_span_corruption',
+      pretrain_lengths={'inputs': 512, 'targets': 114},
+      pretrain_steps=500_000, finetunes=PAPER_FINETUNES,
+      finetune_steps=50_000, batch_size=256)
+
+
 SWEEPS = {
-    'paper': Sweep(
-        sizes=('small', 'base', 'large'), variants=VARIANTS,
-        pretrain_task='altup_c4_span_corruption',
-        pretrain_lengths={'inputs': 512, 'targets': 114},
-        pretrain_steps=500_000,
-        finetunes=(
-            Finetune('glue', 'altup_glue_proportional',
-                     {'inputs': 512, 'targets': 84}),
-            Finetune('super_glue', 'altup_super_glue_proportional',
-                     {'inputs': 512, 'targets': 84}),
-            Finetune('squad', 'altup_squad', {'inputs': 512, 'targets': 64}),
-            Finetune('trivia_qa', 'altup_trivia_qa_closed_book',
-                     {'inputs': 128, 'targets': 32}),
-        ),
-        finetune_steps=50_000, batch_size=256),
+    'paper': paper_sweep(('small', 'base', 'large'), VARIANTS),
     'offline_tiny': offline_sweep(300, 600, 32),
+    # MoE model gins exist for tiny, small and base.
+    'extensions': paper_sweep(('small', 'base'), EXTENSION_VARIANTS),
+    'offline_tiny_extensions': offline_sweep(300, 600, 32,
+                                             EXTENSION_VARIANTS),
 }
 
 

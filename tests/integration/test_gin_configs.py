@@ -20,7 +20,7 @@ import numpy as np  # pylint: disable=g-import-not-at-top
 from tests.integration import common  # pylint: disable=g-import-not-at-top
 
 SIZES = ('small', 'base', 'large', 'xl')
-VARIANTS = ('baseline', 'altup', 'recycled')
+VARIANTS = ('baseline', 'altup', 'recycled', 'routed', 'sequence')
 # d_model, layers per stack, vocabulary, per size (flaxformer's T5.1.1 gins).
 SHAPES = {'small': (512, 8), 'base': (768, 12), 'large': (1024, 24),
           'xl': (2048, 24)}
@@ -63,7 +63,11 @@ def test_model_gin_config_symbolically(size, variant):
   assert params['token_embedder']['embedding'].shape == (
       32128, d * (k if variant == 'altup' else 1))
   layer = params['encoder']['layers_0']
-  assert ('altup_predictor' in layer) == (variant != 'baseline')
+  assert ('altup_predictor' in layer) == (variant not in ('baseline',
+                                                          'sequence'))
+  assert ('altup_router_kernel' in layer) == (variant == 'routed')
+  assert ('altup_sequence_coefficients' in layer) == (variant == 'sequence')
+  assert 'altup_sequence_coefficients' not in params['decoder']['layers_0']
   assert len([l for l in params['decoder'] if l.startswith('layers_')]) == n
   logits_in = params['decoder']['logits_dense']['kernel'].shape[0]
   assert logits_in == d * (k if variant == 'altup' else 1)

@@ -79,7 +79,17 @@ RULES = dict(logical_axis_rules=partitioning.standard_logical_axis_rules(
     additional_rules=sharding.additional_axis_rules()))
 
 
-@pytest.mark.parametrize('variant', ['altup', 'recycled'])
+# variant -> (its per-layer parameters, how many layers have them unscanned)
+NEW_PARAMS = {
+    'altup': (('altup_predictor', 'altup_corrector'), 8),
+    'recycled': (('altup_predictor', 'altup_corrector'), 8),
+    'routed': (('altup_predictor', 'altup_routed_predictor',
+                'altup_routed_corrector'), 8),
+    'sequence': (('altup_sequence_coefficients',), 4),  # encoder only
+}
+
+
+@pytest.mark.parametrize('variant', list(NEW_PARAMS))
 @pytest.mark.parametrize('options', [(), ('scan',)])
 @pytest.mark.parametrize('mesh', ['model_parallel', 'data_parallel'])
 def test_train_steps_with_t5x_partitioner(variant, options, mesh):
@@ -94,17 +104,18 @@ def test_train_steps_with_t5x_partitioner(variant, options, mesh):
   with common.gin_model('tiny', variant, options) as model:
     axes, before, after, metrics = train_with_t5x(model, partitioner)
 
-  predictor_specs = _paths(axes.params, 'altup_predictor')
-  assert len(predictor_specs) == (2 if options else 8)
-  for spec in predictor_specs.values():
-    assert all(a is None for a in spec)  # K x K replicated
+  names, num_layers = NEW_PARAMS[variant]
+  for name in names:
+    specs = _paths(axes.params, name)
+    assert len(specs) == ((num_layers // 4) if options else num_layers), name
+    for spec in specs.values():
+      assert all(a is None for a in spec)  # AltUp parameters replicated
   mlp = _paths(axes.params, 'kernel')
   wi = [s for p, s in mlp.items() if 'wi_0' in p][0]
   assert 'model' in tuple(wi)  # d_ff sharded over 'model' (size N or 1)
   assert partitioner.data_partition_spec == PartitionSpec('data')
 
   assert np.isfinite(float(metrics['loss']))
-  for path, p in _paths(after, 'altup_predictor').items():
-    assert not np.allclose(p, _paths(before, 'altup_predictor')[path]), path
-  for path, g in _paths(after, 'altup_corrector').items():
-    assert not np.allclose(g, _paths(before, 'altup_corrector')[path]), path
+  for name in names:  # Adafactor updates every new parameter
+    for path, p in _paths(after, name).items():
+      assert not np.allclose(p, _paths(before, name)[path]), path

@@ -52,13 +52,17 @@ def train(tmp_path, variant, options=()):
 
 
 @pytest.mark.parametrize('variant,options', [
-    ('baseline', ()), ('altup', ()), ('recycled', ()), ('altup', ('scan',))])
+    ('baseline', ()), ('altup', ()), ('recycled', ()), ('altup', ('scan',)),
+    ('routed', ()), ('sequence', ())])
 def test_train_then_infer(tmp_path, variant, options):
   model_dir = train(tmp_path, variant, options)
   checkpoint = os.path.join(model_dir, f'checkpoint_{STEPS}')
   assert os.path.isdir(checkpoint)
   info = open(os.path.join(model_dir, 'model-info.txt')).read()
-  assert ('altup_predictor' in info) == (variant != 'baseline')
+  new_param = {'sequence': 'altup_sequence_coefficients',
+               'routed': 'altup_routed_predictor'}.get(variant,
+                                                       'altup_predictor')
+  assert (new_param in info) == (variant != 'baseline')
   assert glob.glob(os.path.join(model_dir, 'train', 'events.out.tfevents*'))
 
   infer_dir = str(tmp_path / 'infer')

@@ -26,24 +26,50 @@ def _exp(**kw):
   return compose.Experiment(**base)
 
 
-@pytest.mark.parametrize('size,variant,run', list(itertools.product(
-    compose.SIZE_LAYERS, compose.VARIANTS, compose.RUNS)))
+MATRIX = [(size, variant, run) for size, variant, run in itertools.product(
+    compose.SIZE_LAYERS, compose.VARIANTS, compose.RUNS)
+          if variant not in compose.MOE_VARIANTS or size in compose.MOE_SIZES]
+
+
+@pytest.mark.parametrize('size,variant,run', MATRIX)
 def test_command_for_every_size_variant_run(size, variant, run):
-  k = 1 if variant == 'baseline' else 2
+  k = 1 if variant in compose.BASELINES else 2
   exp = compose.validate(_exp(size=size, variant=variant, altup_k=k, run=run,
                               task='altup_c4_span_corruption'))
   cmd = compose.t5x_command(exp)
   assert cmd[:3] == ['python', '-m', f't5x.{compose.RUNS[run][0]}']
   files = [a.split('=', 1)[1] for a in cmd if a.startswith('--gin_file=')]
-  assert files == [f'gin/models/{size}.gin', f'gin/variants/{variant}.gin',
-                   compose.RUNS[run][1]]
+  if variant in compose.MOE_VARIANTS:
+    assert files == [f'gin/moe/models/{size}.gin',
+                     f'gin/moe/{variant[4:]}.gin',
+                     f't5x/contrib/moe/configs/runs/{run}.gin']
+  else:
+    assert files == [f'gin/models/{size}.gin', f'gin/variants/{variant}.gin',
+                     compose.RUNS[run][1]]
   for f in files[:2]:
     assert os.path.exists(os.path.join(compose.REPO, f))
-  assert ('--gin.ALTUP_K=2' in cmd) == (variant != 'baseline')
+  assert ('--gin.ALTUP_K=2' in cmd) == (variant not in compose.BASELINES)
   assert "--gin.MIXTURE_OR_TASK_MODULE='tasks.benchmarks'" in cmd
   assert ('--gin.TRAIN_STEPS=10' in cmd) == (run in ('pretrain', 'finetune'))
   assert ("--gin.INITIAL_CHECKPOINT_PATH='/tmp/c'" in cmd) == (
       run == 'finetune')
+
+
+def test_every_variant_gin_is_launchable():
+  dense = sorted(f[:-4] for f in os.listdir(os.path.join(
+      compose.REPO, 'gin', 'variants')))
+  moe = sorted('moe_' + f[:-4] for f in os.listdir(os.path.join(
+      compose.REPO, 'gin', 'moe')) if f.endswith('.gin') and f != 'layers.gin')
+  assert sorted(compose.DENSE_VARIANTS) == dense
+  assert sorted(compose.MOE_VARIANTS) == moe
+
+
+def test_moe_partitions_and_sequence_stride():
+  exp = compose.validate(_exp(variant='moe_altup', num_partitions=2))
+  assert '--gin.NUM_MODEL_PARTITIONS=2' in compose.t5x_args(exp)
+  # Sequence-AltUp's K is a stride: larger than the layer count is fine.
+  exp = compose.validate(_exp(variant='sequence', altup_k=8))
+  assert '--gin.ALTUP_K=8' in compose.t5x_args(exp)
 
 
 def test_offline_task_adds_offline_vocabulary_and_overrides_pass_through():
@@ -61,10 +87,13 @@ def test_offline_task_adds_offline_vocabulary_and_overrides_pass_through():
 @pytest.mark.parametrize('kw,match', [
     (dict(size='huge'), "Unknown size 'huge'; choose one of tiny, small"),
     (dict(variant='moe'), "Unknown variant 'moe'"),
+    (dict(variant='moe_altup', size='large'), 'No MoE model gin for size'),
+    (dict(variant='moe_baseline', altup_k=2), 'without AltUp'),
+    (dict(variant='moe_recycled', scan=True), 'drop --scan'),
     (dict(run='export'), "Unknown run 'export'"),
     (dict(altup_k=0), 'must be an int >= 1'),
     (dict(altup_k=2.0), 'must be an int >= 1'),
-    (dict(variant='baseline', altup_k=2), 'baseline is the dense model'),
+    (dict(variant='baseline', altup_k=2), 'without AltUp \\(K=1\\)'),
     (dict(altup_k=8), 'exceeds the 4 layers'),
     (dict(feature_lengths=None), 'set them, e.g. --feature_lengths=inputs=128'),
     (dict(train_steps=None), '--train_steps is required'),
@@ -133,7 +162,7 @@ def test_local_rejects_bad_flags_before_launch():
       cwd=compose.REPO, capture_output=True, text=True, check=False,
       env=dict(os.environ, PYTHONPATH=compose.REPO))
   assert proc.returncode != 0
-  assert 'baseline is the dense model' in proc.stderr
+  assert '--variant=baseline is the model without AltUp (K=1)' in proc.stderr
 
 
 def test_markdown_table_leaves_missing_values_blank(tmp_path):
@@ -205,6 +234,23 @@ def test_paper_sweep_grid():
         next(j for j in jobs if j.name == job.depends_on))
   for job in jobs:
     compose.validate(job.experiment)
+
+
+@pytest.mark.parametrize('name,sizes', [('extensions', ('small', 'base')),
+                                        ('offline_tiny_extensions',
+                                         ('tiny',))])
+def test_extension_sweeps_have_a_row_per_new_variant(name, sizes):
+  jobs = sweeps.expand(sweeps.SWEEPS[name], '/tmp/ext')
+  models = {j.model for j in jobs}
+  assert models == {f'{s}_{v}_k{k}' for s in sizes for v, k in (
+      ('baseline', 1), ('sequence', 4), ('routed', 2), ('moe_baseline', 1),
+      ('moe_altup', 2), ('moe_recycled', 2))}
+  for job in jobs:
+    compose.validate(job.experiment, local=name.startswith('offline'))
+  moe = next(j for j in jobs if j.model.endswith('moe_altup_k2')
+             and j.stage == 'pretrain')
+  assert ('--gin_file=t5x/contrib/moe/configs/runs/pretrain.gin'
+          in compose.t5x_args(moe.experiment))
 
 
 @pytest.mark.parametrize('launcher', ['local', 'xm'])
