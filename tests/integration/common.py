@@ -70,11 +70,13 @@ def logits(model, params, batch):
 
 
 def perturb_altup(params, scale=0.3, seed=0):
-  """Non-trivial p and g (init is p = I, g = 1), same tree."""
+  """Non-trivial values for every AltUp parameter (p, g, router, sequence).
+
+  The inits (p = I, g = 1, zero routing kernels, (1, 0, 1)) hide bugs.
+  """
   rng = np.random.RandomState(seed)
   def f(path, x):
-    name = getattr(path[-1], 'key', '')
-    if name in ('altup_predictor', 'altup_corrector'):
+    if getattr(path[-1], 'key', '').startswith('altup_'):
       return x + scale * rng.randn(*x.shape).astype(np.float32)
     return x
   return jax.tree_util.tree_map_with_path(f, params)

@@ -12,16 +12,6 @@ from tests.integration import common  # pylint: disable=g-import-not-at-top
 from tests.integration import test_equivalence as eq  # pylint: disable=g-import-not-at-top
 
 
-def perturb_all(params, scale=0.5, seed=0):
-  """Non-trivial values for every AltUp parameter (p, g, router, sequence)."""
-  rng = np.random.RandomState(seed)
-  def f(path, x):
-    if getattr(path[-1], 'key', '').startswith('altup_'):
-      return x + scale * rng.randn(*x.shape).astype(np.float32)
-    return x
-  return jax.tree_util.tree_map_with_path(f, params)
-
-
 def test_sequence_stride_1_equals_stock_t5():
   batch = common.make_batch()
   with common.gin_model(variant='baseline') as stock:
@@ -41,7 +31,7 @@ def test_sequence_anchor_tokens_see_only_anchors(stride):
   batch = common.make_batch(enc_len=9)
   with common.gin_model(variant='sequence',
                         bindings=(f'ALTUP_K = {stride}',)) as model:
-    params = perturb_all(common.init_params(model, batch))
+    params = common.perturb_altup(common.init_params(model, batch))
     encode = lambda b: np.asarray(model.module.apply(
         {'params': params}, b['encoder_input_tokens'], enable_dropout=False,
         method=model.module.encode))
@@ -74,7 +64,7 @@ def test_sequence_first_packed_example_equals_it_alone():
   packed['decoder_segment_ids'] = np.ones((2, 4), np.int32)
   packed['decoder_positions'] = np.array([list(range(4))] * 2, np.int32)
   with common.gin_model(variant='sequence', bindings=('ALTUP_K = 2',)) as m:
-    params = perturb_all(common.init_params(m, batch))
+    params = common.perturb_altup(common.init_params(m, batch))
     def run(b, packing):
       kw = {k: b[k] for k in ('encoder_segment_ids', 'decoder_segment_ids',
                               'encoder_positions', 'decoder_positions')
@@ -109,7 +99,7 @@ def test_routed_cached_decoding_equals_full_forward(variant):
   batch = common.make_batch(dec_len=6)
   with common.gin_model(variant=variant, bindings=(
       "ALTUP_COEFFICIENTS = 'routed'",)) as model:
-    params = perturb_all(common.init_params(model, batch))
+    params = common.perturb_altup(common.init_params(model, batch))
     full = common.logits(model, params, batch)
     cached = eq.cached_decode_logits(model, params, batch)
   np.testing.assert_allclose(cached, full, rtol=1e-5, atol=2e-5)
@@ -119,7 +109,7 @@ def test_routed_cached_decoding_equals_full_forward(variant):
 def test_scan_layers_equals_unscanned(variant):
   batch = common.make_batch()
   with common.gin_model(variant=variant) as plain:
-    params = perturb_all(common.init_params(plain, batch))
+    params = common.perturb_altup(common.init_params(plain, batch))
     expected = eq.outputs(plain, params, batch)
   with common.gin_model(variant=variant, options=('scan',)) as scanned:
     template = common.init_params(scanned, batch)

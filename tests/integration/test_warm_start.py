@@ -113,6 +113,32 @@ def test_recycled_warm_start_from_dense(tmp_path, dense):
   _check_altup_init_and_trained(start, end)
 
 
+@pytest.mark.parametrize('variant', ['routed', 'sequence'])
+def test_routed_and_sequence_warm_start_from_dense(tmp_path, dense, variant):
+  """Both trees are the dense tree plus new leaves: no conversion needed."""
+  checkpoint, dense_params, dense_logits = dense
+  start, end = _warm_start(tmp_path, variant, checkpoint)
+  from flax import traverse_util  # pylint: disable=g-import-not-at-top
+  flat_dense = traverse_util.flatten_dict(dense_params)
+  flat0 = traverse_util.flatten_dict(start)
+  flat1 = traverse_util.flatten_dict(end)
+  for k, v in flat_dense.items():
+    np.testing.assert_array_equal(flat0[k], v, err_msg='/'.join(k))
+  new = set(flat0) - set(flat_dense)
+  assert new and all(k[-1].startswith('altup_') for k in new)
+  if variant == 'routed':  # zero routing kernels: the dense model at step 0
+    np.testing.assert_allclose(_logits('routed', start), dense_logits,
+                               atol=1e-5, rtol=0)
+  else:  # fresh (a1, a2, b) = (1, 0, 1) in the 4 encoder layers
+    coefficients = [v for k, v in flat0.items()
+                    if k[-1] == 'altup_sequence_coefficients']
+    assert len(coefficients) == 4
+    for c in coefficients:
+      np.testing.assert_array_equal(c, [1., 0., 1.])
+  moved = [k for k in flat0 if not np.array_equal(flat0[k], flat1[k])]
+  assert len(moved) > len(flat0) // 2, 'continued training did not update params'
+
+
 def _convert(tmp_path, checkpoint, decoder_output):
   out = str(tmp_path / f'converted_{decoder_output}')
   proc = subprocess.run(
