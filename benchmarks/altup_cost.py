@@ -232,6 +232,9 @@ def parse_gin(cfg: BenchConfig, spec: ModelSpec,
   dims['ALTUP_K'] = spec.altup_k
   dims['one_hot_embed'] = bool(_query(gin, 'embedding.Embed.one_hot', False))
   dims['mlp_inputs'] = len(_query(gin, 'dense.MlpBlock.activations', ('relu',)))
+  # Full AltUp's decoder output: 'concat' (K*d norm and logits) or 'sum' (d).
+  dims['decoder_output'] = (_query(gin, '%ALTUP_DECODER_OUTPUT', 'concat')
+                            if spec.variant == 'altup' else 'sum')
   dims['gin_files'] = files
   return dims
 
@@ -253,7 +256,8 @@ def analytic_macs(dims: Dict[str, Any], variant: str, inputs_length: int,
   """Matmul multiply-adds of one example's forward pass, by part.
 
   Counts the dense projections, attention scores/values, the token embedding
-  (a [vocab x width] matmul when `one_hot`, else free) and the logits layer.
+  (a [vocab x width] matmul when `one_hot`, else free) and the logits layer
+  (K*d wide for full AltUp with `decoder_output` 'concat', else d).
   AltUp adds (K^2 + K) * d per token per layer (predict: K^2 d; correct: K d).
   Norms, softmax, biases and the optimizer are left out.
   """
@@ -267,7 +271,8 @@ def analytic_macs(dims: Dict[str, Any], variant: str, inputs_length: int,
   mlp = (dims['mlp_inputs'] + 1) * d * dff
   full = variant == 'altup'
   emb_width = k * d if full else d
-  logits_width = k * d if full else d  # full AltUp's decoder norm is 'concat'
+  concat = full and dims.get('decoder_output', 'concat') == 'concat'
+  logits_width = k * d if concat else d  # ALTUP_DECODER_OUTPUT='concat'
   enc_layer = 4 * d * da + mlp + 2 * li * da
   dec_layer = 6 * d * da + mlp + 2 * lt * da + 2 * li * da
   cross_kv = 2 * d * da  # per encoder token per decoder layer
