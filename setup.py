@@ -58,6 +58,8 @@ setuptools.setup(
         'test': ['pytest'],
         'tasks': TASKS_REQUIRES,
         'bench': ['matplotlib'],
+        # launch.report reads T5X's TensorBoard summaries and plots them.
+        'launch': ['tensorboard', 'matplotlib'],
         't5x': T5X_REQUIRES,
     },
     license='Apache-2.0',
