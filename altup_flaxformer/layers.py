@@ -179,6 +179,13 @@ class AltUpDecoderLayer(_AltUpLayerBase):
         prefill_lengths=prefill_lengths, **kwargs))
 
 
+def sequence_init(key, shape, dtype=jnp.float32):
+  """(a1, a2, b) = (1, 0, 1): a position gets its anchor's update."""
+  del key
+  assert tuple(shape) == (3,), shape
+  return jnp.array([1., 0., 1.], dtype)
+
+
 class SequenceAltUpEncoderLayer(nn.Module):
   """Sequence-AltUp around a stock encoder layer; signature of `EncoderLayer`.
 
@@ -189,8 +196,7 @@ class SequenceAltUpEncoderLayer(nn.Module):
   decoding has no anchors to share.
 
   Attributes:
-    layer_factory: builds the wrapped d-wide layer (stock `EncoderLayer`, or
-      `AltUpEncoderLayer` to combine with width AltUp).
+    layer_factory: builds the wrapped stock `EncoderLayer`.
     stride: k; the layer computes ceil(T / k) of the T positions.
     coefficients_init: initialiser of (a1, a2, b) [3]; default (1, 0, 1):
       non-anchors get their anchor's update added to their own input.
@@ -198,8 +204,7 @@ class SequenceAltUpEncoderLayer(nn.Module):
   """
   layer_factory: Callable[..., nn.Module]
   stride: int = 2
-  coefficients_init: Initializer = (
-      lambda key, shape, dtype=jnp.float32: jnp.array([1., 0., 1.], dtype))
+  coefficients_init: Initializer = sequence_init
   shared_relative_position_bias: Optional[nn.Module] = None
 
   def __post_init__(self):
