@@ -405,15 +405,12 @@ def anchor_choice(mask: Optional[jnp.ndarray], length: int, stride: int):
     (use_next [B, T] bool, has_anchor [B, T] bool); with no mask, every
     position uses the anchor at or before it.
   """
-  t = np.arange(length)
-  num_anchors = -(-length // stride)
-  prev = t // stride
   if mask is None:
-    no = jnp.zeros((1, length), bool)
-    return no, jnp.ones((1, length), bool)
+    return jnp.zeros((1, length), bool), jnp.ones((1, length), bool)
   to_anchor = mask[:, 0, :, ::stride] > 0                  # [B, T, A]
-  prev_hot = prev[:, None] == np.arange(num_anchors)[None, :]
-  next_hot = (prev + 1)[:, None] == np.arange(num_anchors)[None, :]
+  prev = np.arange(length)[:, None] // stride              # [T, 1]
+  anchors = np.arange(to_anchor.shape[-1])[None, :]        # [1, A]
+  prev_hot, next_hot = prev == anchors, prev + 1 == anchors
   prev_ok = jnp.any(to_anchor & prev_hot, -1)
   next_ok = jnp.any(to_anchor & next_hot, -1)
   return ~prev_ok & next_ok, prev_ok | next_ok
