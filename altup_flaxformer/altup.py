@@ -32,31 +32,28 @@ COLLAPSES = ('sum', 'mean', 'concat')
 COEFFICIENTS = ('static', 'routed')
 
 
+def _check_positive_int(value, name: str, fix: str) -> int:
+  """Returns `value` as an int if it is an int >= 1; else raises with `fix`."""
+  if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    raise TypeError(f'{name} must be an int >= 1, got {value!r} '
+                    f'({type(value).__name__}); {fix}.')
+  if value < 1:
+    raise ValueError(f'{name} must be >= 1, got {value}; {fix}.')
+  return int(value)
+
+
 def check_k(altup_k) -> int:
   """Returns `altup_k` if it is a usable number of blocks, else raises."""
-  if isinstance(altup_k, bool) or not isinstance(altup_k, (int, np.integer)):
-    raise TypeError(
-        f'ALTUP_K must be an int >= 1, got {altup_k!r} '
-        f'({type(altup_k).__name__}); set e.g. --gin.ALTUP_K=2.')
-  if altup_k < 1:
-    raise ValueError(
-        f'ALTUP_K must be >= 1, got {altup_k}; set e.g. --gin.ALTUP_K=2 '
-        '(K=1 is the stock model).')
-  return int(altup_k)
+  return _check_positive_int(
+      altup_k, 'ALTUP_K', 'set e.g. --gin.ALTUP_K=2 (K=1 is the stock model)')
 
 
 def check_stride(stride) -> int:
   """Returns `stride` if it is a usable Sequence-AltUp stride, else raises."""
-  if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)):
-    raise TypeError(
-        f'ALTUP_SEQUENCE_STRIDE must be an int >= 1, got {stride!r} '
-        f'({type(stride).__name__}); set e.g. --gin.ALTUP_K=4 with '
-        'gin/variants/sequence.gin.')
-  if stride < 1:
-    raise ValueError(
-        f'ALTUP_SEQUENCE_STRIDE must be >= 1, got {stride} (1 = the stock '
-        'layer); set e.g. --gin.ALTUP_K=4 with gin/variants/sequence.gin.')
-  return int(stride)
+  return _check_positive_int(
+      stride, 'ALTUP_SEQUENCE_STRIDE',
+      'set e.g. --gin.ALTUP_K=4 with gin/variants/sequence.gin (1 = the stock '
+      'layer)')
 
 
 def check_choice(name: str, value: str, choices: Sequence[str]) -> str:

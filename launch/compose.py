@@ -28,6 +28,11 @@ MOE_VARIANTS = ('moe_baseline', 'moe_altup', 'moe_recycled')
 MOE_SIZES = ('tiny', 'small', 'base')
 VARIANTS = DENSE_VARIANTS + MOE_VARIANTS
 BASELINES = ('baseline', 'moe_baseline')
+
+
+def default_altup_k(variant: str) -> int:
+  """K when --altup_k is not given (the variant gin's own default)."""
+  return 1 if variant in BASELINES else 4 if variant == 'sequence' else 2
 # run -> (t5x entry point, T5X run gin)
 RUNS = {
     'pretrain': ('train', 't5x/configs/runs/pretrain.gin'),
@@ -119,10 +124,10 @@ def validate(exp: Experiment, registered_tasks: Optional[Sequence[str]] = None,
     raise ValueError(f'--variant={exp.variant} is the model without AltUp '
                      f'(K=1), got --altup_k={k}; use an AltUp variant (e.g. '
                      '--variant=altup) for K > 1.')
-  if exp.variant in MOE_VARIANTS and exp.size not in MOE_SIZES:
+  if _is_moe(exp) and exp.size not in MOE_SIZES:
     raise ValueError(f'No MoE model gin for size {exp.size!r}; MoE variants '
                      f'come in {", ".join(MOE_SIZES)} (gin/moe/models/).')
-  if exp.variant in MOE_VARIANTS and exp.scan:
+  if _is_moe(exp) and exp.scan:
     raise ValueError('--scan is not available for MoE variants (flaxformer\'s '
                      'sparse stacks are not scanned); drop --scan.')
   # Sequence-AltUp's K is a stride along the sequence, not a block count.

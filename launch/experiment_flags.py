@@ -45,8 +45,7 @@ def experiment(overrides) -> compose.Experiment:
   """The Experiment the flags (and --gin.X overrides) describe."""
   if not FLAGS.model_dir:
     raise ValueError('--model_dir is required.')
-  k = FLAGS.altup_k or (1 if FLAGS.variant in compose.BASELINES else
-                        4 if FLAGS.variant == 'sequence' else 2)
+  k = FLAGS.altup_k or compose.default_altup_k(FLAGS.variant)
   return compose.Experiment(
       size=FLAGS.size, variant=FLAGS.variant, altup_k=k, run=FLAGS.run,
       task=FLAGS.task, model_dir=FLAGS.model_dir,

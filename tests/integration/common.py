@@ -19,6 +19,16 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(
 TINY_VOCAB_GIN = 'tests/integration/tiny_vocab.gin'
 
 
+# variant -> the per-layer parameters it adds to stock layers.
+NEW_PARAMS = {
+    'altup': ('altup_predictor', 'altup_corrector'),
+    'recycled': ('altup_predictor', 'altup_corrector'),
+    'routed': ('altup_predictor', 'altup_corrector', 'altup_routed_predictor',
+               'altup_routed_corrector'),
+    'sequence': ('altup_sequence_coefficients',),  # encoder layers only
+}
+
+
 def gin_files(size='tiny', variant='altup', options=(), tiny_vocab=True):
   files = [f'gin/models/{size}.gin', f'gin/variants/{variant}.gin']
   files += [f'gin/options/{o}.gin' for o in options]

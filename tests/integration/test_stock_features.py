@@ -28,18 +28,12 @@ def packed_batch():
   return batch
 
 
-# variant -> (extra bindings, its new parameters). Sequence-AltUp at stride 3
-# puts example 2 (positions 4-6) off the anchor grid 0, 3, 6.
-VARIANTS = {
-    'altup': ((), ('altup_predictor', 'altup_corrector')),
-    'recycled': ((), ('altup_predictor', 'altup_corrector')),
-    'routed': ((), ('altup_predictor', 'altup_corrector',
-                    'altup_routed_predictor', 'altup_routed_corrector')),
-    'sequence': (('ALTUP_K = 3',), ('altup_sequence_coefficients',)),
-}
+# Sequence-AltUp at stride 3 puts example 2 (positions 4-6) off the anchor
+# grid 0, 3, 6.
+EXTRA_BINDINGS = {'sequence': ('ALTUP_K = 3',)}
 
 
-@pytest.mark.parametrize('variant', list(VARIANTS))
+@pytest.mark.parametrize('variant', list(common.NEW_PARAMS))
 @pytest.mark.parametrize('options,remat', [((), 'none'), (('scan',), 'full'),
                                            (('scan',), 'minimal')])
 def test_packed_dropout_bf16_remat_train_step(variant, options, remat):
@@ -48,7 +42,7 @@ def test_packed_dropout_bf16_remat_train_step(variant, options, remat):
               f"t5_architecture.Encoder.layer_remat = '{remat}'",
               f"t5_architecture.Decoder.layer_remat = '{remat}'",
               'from flaxformer.architectures.t5 import t5_architecture')
-  bindings = (bindings[-1],) + bindings[:-1] + VARIANTS[variant][0]
+  bindings = (bindings[-1],) + bindings[:-1] + EXTRA_BINDINGS.get(variant, ())
   with common.gin_model('tiny', variant, options, bindings) as model:
     params = common.init_params(model, batch)
     rng = jax.random.PRNGKey(3)
@@ -71,7 +65,7 @@ def test_packed_dropout_bf16_remat_train_step(variant, options, remat):
     out, out_changed = apply(batch), apply(changed)
   assert out.dtype == jnp.float32  # logits in fp32, activations bf16
   assert np.isfinite(float(loss)) and float(loss) != float(loss_again)
-  for path in VARIANTS[variant][1]:
+  for path in common.NEW_PARAMS[variant]:
     leaves = [g for p, g in jax.tree_util.tree_flatten_with_path(grads)[0]
               if getattr(p[-1], 'key', None) == path]
     assert leaves and all(np.all(np.isfinite(g)) for g in leaves)

@@ -79,17 +79,7 @@ RULES = dict(logical_axis_rules=partitioning.standard_logical_axis_rules(
     additional_rules=sharding.additional_axis_rules()))
 
 
-# variant -> (its per-layer parameters, how many layers have them unscanned)
-NEW_PARAMS = {
-    'altup': (('altup_predictor', 'altup_corrector'), 8),
-    'recycled': (('altup_predictor', 'altup_corrector'), 8),
-    'routed': (('altup_predictor', 'altup_routed_predictor',
-                'altup_routed_corrector'), 8),
-    'sequence': (('altup_sequence_coefficients',), 4),  # encoder only
-}
-
-
-@pytest.mark.parametrize('variant', list(NEW_PARAMS))
+@pytest.mark.parametrize('variant', list(common.NEW_PARAMS))
 @pytest.mark.parametrize('options', [(), ('scan',)])
 @pytest.mark.parametrize('mesh', ['model_parallel', 'data_parallel'])
 def test_train_steps_with_t5x_partitioner(variant, options, mesh):
@@ -104,7 +94,8 @@ def test_train_steps_with_t5x_partitioner(variant, options, mesh):
   with common.gin_model('tiny', variant, options) as model:
     axes, before, after, metrics = train_with_t5x(model, partitioner)
 
-  names, num_layers = NEW_PARAMS[variant]
+  names = common.NEW_PARAMS[variant]
+  num_layers = 4 if variant == 'sequence' else 8  # encoder only / both stacks
   for name in names:
     specs = _paths(axes.params, name)
     assert len(specs) == ((num_layers // 4) if options else num_layers), name

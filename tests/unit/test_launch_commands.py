@@ -70,6 +70,9 @@ def test_moe_partitions_and_sequence_stride():
   # Sequence-AltUp's K is a stride: larger than the layer count is fine.
   exp = compose.validate(_exp(variant='sequence', altup_k=8))
   assert '--gin.ALTUP_K=8' in compose.t5x_args(exp)
+  assert [compose.default_altup_k(v) for v in (
+      'baseline', 'moe_baseline', 'altup', 'routed', 'sequence')] == [
+          1, 1, 2, 2, 4]
 
 
 def test_offline_task_adds_offline_vocabulary_and_overrides_pass_through():
