@@ -18,8 +18,12 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# Layers per stack of each size gin (gin/models/<size>.gin).
-SIZE_LAYERS = {'tiny': 4, 'small': 8, 'base': 12, 'large': 24, 'xl': 24}
+# Layers per stack of each size gin (gin/models/<size>.gin). tiny_2d is tiny
+# with width, heads and MLP doubled: the "just widen it" reference.
+SIZE_LAYERS = {'tiny': 4, 'small': 8, 'base': 12, 'large': 24, 'xl': 24,
+               'tiny_2d': 4}
+# gin/options/<name>.gin, added after the model and variant gins.
+OPTIONS = ('gather_embedding',)
 # Dense variants: gin/variants/<variant>.gin on gin/models/<size>.gin.
 DENSE_VARIANTS = ('baseline', 'altup', 'recycled', 'routed', 'sequence')
 # Sparse (MoE) variants: gin/moe/<name>.gin on gin/moe/models/<size>.gin, with
@@ -43,10 +47,10 @@ RUNS = {
 OFFLINE_PREFIX = 'altup_offline_'
 OFFLINE_VOCAB_GIN = 'tasks/gin/offline_vocab.gin'
 # Macros the launcher sets itself; a --gin.X override of one is a conflict.
-MANAGED_MACROS = ('ALTUP_K', 'MODEL_DIR', 'MIXTURE_OR_TASK_NAME',
+MANAGED_MACROS = ('ALTUP_K', 'MODEL_DIR', 'RANDOM_SEED', 'MIXTURE_OR_TASK_NAME',
                   'MIXTURE_OR_TASK_MODULE', 'TASK_FEATURE_LENGTHS',
                   'TRAIN_STEPS', 'BATCH_SIZE', 'INITIAL_CHECKPOINT_PATH',
-                  'CHECKPOINT_PATH')
+                  'CHECKPOINT_PATH', 'train/utils.DatasetConfig.seed')
 _GIN_OVERRIDE = re.compile(r'^--gin\.([A-Za-z_][\w./]*)=(.+)$', re.S)
 
 
@@ -66,6 +70,10 @@ class Experiment:
     batch_size: BATCH_SIZE.
     checkpoint: INITIAL_CHECKPOINT_PATH (finetune) / CHECKPOINT_PATH.
     scan: add gin/options/scan.gin.
+    options: other gin/options/<name>.gin files (see OPTIONS).
+    seed: train runs: T5X's RANDOM_SEED (parameter init, dropout) and the
+      train data's shuffle and span-corruption seed; recorded in the run's
+      config.gin. Same command and seed: same run.
     num_partitions: T5X model-parallel partitions (None: the run gin's).
     gin_overrides: extra ('NAME', 'VALUE') gin bindings, passed as --gin.NAME=VALUE.
   """
@@ -80,6 +88,8 @@ class Experiment:
   batch_size: Optional[int] = None
   checkpoint: Optional[str] = None
   scan: bool = False
+  options: Tuple[str, ...] = ()
+  seed: int = 0
   num_partitions: Optional[int] = None
   gin_overrides: Tuple[Tuple[str, str], ...] = ()
 
@@ -135,6 +145,11 @@ def validate(exp: Experiment, registered_tasks: Optional[Sequence[str]] = None,
     raise ValueError(
         f'--altup_k={k} exceeds the {SIZE_LAYERS[exp.size]} layers per stack '
         f'of size {exp.size!r}: some blocks would never be computed.')
+  for option in exp.options:
+    choose('option', option, OPTIONS)
+  if isinstance(exp.seed, bool) or not isinstance(exp.seed, int) or (
+      exp.seed < 0):
+    raise ValueError(f'--seed must be an int >= 0, got {exp.seed!r}.')
   if registered_tasks is not None and exp.task not in registered_tasks:
     raise ValueError(f'Unknown task {exp.task!r}; registered: '
                      f'{", ".join(registered_tasks)}.')
@@ -164,7 +179,8 @@ def _flag_for(macro: str) -> str:
           'TASK_FEATURE_LENGTHS': '--feature_lengths',
           'TRAIN_STEPS': '--train_steps', 'BATCH_SIZE': '--batch_size',
           'INITIAL_CHECKPOINT_PATH': '--checkpoint',
-          'CHECKPOINT_PATH': '--checkpoint'}[macro]
+          'CHECKPOINT_PATH': '--checkpoint', 'RANDOM_SEED': '--seed',
+          'train/utils.DatasetConfig.seed': '--seed'}[macro]
 
 
 def task_module(task: str) -> str:
@@ -192,6 +208,7 @@ def gin_files(exp: Experiment) -> List[str]:
     files = [f'gin/models/{exp.size}.gin', f'gin/variants/{exp.variant}.gin']
   if exp.scan:
     files.append('gin/options/scan.gin')
+  files += [f'gin/options/{option}.gin' for option in exp.options]
   if exp.task.startswith(OFFLINE_PREFIX):
     files.append(OFFLINE_VOCAB_GIN)
   return files + [run_gin(exp)]
@@ -212,6 +229,8 @@ def gin_bindings(exp: Experiment) -> Dict[str, str]:
     b['MODEL_DIR'] = _quote(exp.model_dir)
     b['TRAIN_STEPS'] = str(exp.train_steps)
     b['USE_CACHED_TASKS'] = 'False'
+    b['RANDOM_SEED'] = str(exp.seed)
+    b['train/utils.DatasetConfig.seed'] = str(exp.seed)
     if exp.batch_size:
       b['BATCH_SIZE'] = str(exp.batch_size)
   if exp.run == 'finetune':

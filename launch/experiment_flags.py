@@ -28,6 +28,10 @@ def define(size: str, task: str) -> None:
                       'Checkpoint dir to finetune from / evaluate / infer.')
   flags.DEFINE_string('model_dir', None, 'MODEL_DIR or output dir.')
   flags.DEFINE_bool('scan', False, 'Scanned stacks (gin/options/scan.gin).')
+  flags.DEFINE_list('options', [], 'gin/options/<name>.gin files to add, '
+                    f'from: {", ".join(compose.OPTIONS)}.')
+  flags.DEFINE_integer('seed', 0, 'RANDOM_SEED and the train data seed of '
+                       'train runs (recorded in <model_dir>/config.gin).')
   flags.DEFINE_integer('num_partitions', None, 'Model-parallel partitions.')
   flags.DEFINE_bool('dry_run', False, 'Print what would run, then exit.')
 
@@ -54,6 +58,7 @@ def experiment(overrides) -> compose.Experiment:
                        else compose.default_feature_lengths(FLAGS.task)),
       train_steps=FLAGS.train_steps, batch_size=FLAGS.batch_size,
       checkpoint=FLAGS.checkpoint, scan=FLAGS.scan,
+      options=tuple(FLAGS.options), seed=FLAGS.seed,
       num_partitions=FLAGS.num_partitions, gin_overrides=overrides)
 
 

@@ -63,8 +63,9 @@ class Settings:
         sweeps.offline_sweep(self.pretrain_steps, self.finetune_steps,
                              self.batch_size),
         sizes=(self.size,),
-        variants=tuple((v, 1 if v == 'baseline' else self.altup_k)
-                       for v in self.variants))
+        variants=tuple(
+            sweeps.Model(v, 1 if v == 'baseline' else self.altup_k)
+            for v in self.variants))
 
 
 def check_requirements() -> None:

@@ -27,6 +27,7 @@ Layout: <root>/<size>_<variant>_k<K>/{pretrain,finetune_<benchmark>}.
 import dataclasses
 import os
 import shlex
+import subprocess
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -35,13 +36,35 @@ from absl import flags
 
 from launch import compose
 
-VARIANTS = (('baseline', 1), ('altup', 2), ('altup', 4), ('recycled', 2))
-# Beyond the paper's tables (issue 5): Sequence-AltUp (stride 4, encoder),
-# learned routing (Recycled + router), and AltUp on the sparse MoE T5 with its
-# own MoE baseline.
-EXTENSION_VARIANTS = (('baseline', 1), ('sequence', 4), ('routed', 2),
-                      ('moe_baseline', 1), ('moe_altup', 2),
-                      ('moe_recycled', 2))
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+  """One model of a sweep: a variant at K, optionally changed by gin bindings.
+
+  Attributes:
+    variant: compose.VARIANTS.
+    k: ALTUP_K (1 for baselines).
+    tag: suffix of the model's name (models differing only in `overrides`).
+    overrides: extra ('NAME', 'VALUE') gin bindings of this model's jobs.
+    size: the model's own size instead of the sweep's (e.g. the dense 2d
+      reference, tiny_2d, in a tiny sweep).
+  """
+  variant: str
+  k: int
+  tag: str = ''
+  overrides: Tuple[Tuple[str, str], ...] = ()
+  size: Optional[str] = None
+
+
+VARIANTS = (Model('baseline', 1), Model('altup', 2), Model('altup', 4),
+            Model('recycled', 2))
+# Beyond the paper's tables: Sequence-AltUp (stride 4, encoder), learned
+# routing (Recycled + router), and AltUp on the sparse MoE T5 with its own MoE
+# baseline.
+EXTENSION_VARIANTS = (Model('baseline', 1), Model('sequence', 4),
+                      Model('routed', 2), Model('moe_baseline', 1),
+                      Model('moe_altup', 2), Model('moe_recycled', 2))
 # The columns launch.report shows per finetuning benchmark (mixtures: the mean
 # over tasks of each task's metric mean, as the T5 paper's GLUE score).
 BENCHMARK_METRICS = {'glue': ('average',), 'super_glue': ('average',),
@@ -61,7 +84,7 @@ class Finetune:
 class Sweep:
   """A grid of models, each pretrained then finetuned on every benchmark."""
   sizes: Tuple[str, ...]
-  variants: Tuple[Tuple[str, int], ...]
+  variants: Tuple[Model, ...]
   pretrain_task: str
   pretrain_lengths: Dict[str, int]
   pretrain_steps: int
@@ -71,6 +94,15 @@ class Sweep:
   # Extra gin bindings of every job (e.g. short eval periods for tiny runs).
   pretrain_overrides: Tuple[Tuple[str, str], ...] = ()
   finetune_overrides: Tuple[Tuple[str, str], ...] = ()
+  # Seed axis: every model is trained once per seed, under
+  # <root>/<model>/seed_<n>/ (None: seed 0, under <root>/<model>/).
+  seeds: Optional[Tuple[int, ...]] = None
+  # gin/options of every job (e.g. gather_embedding).
+  options: Tuple[str, ...] = ()
+  # Local runs also measure, once, under the root: the floor of the
+  # pretraining task (floor.json, launch.floor) and the models' cost at the
+  # sweep's shapes (benchmark/altup_cost.json, benchmarks.altup_cost).
+  measure: bool = False
 
 
 def periods(n: int) -> Tuple[Tuple[str, str], ...]:
@@ -87,7 +119,7 @@ def periods(n: int) -> Tuple[Tuple[str, str], ...]:
 
 def offline_sweep(pretrain_steps: int, finetune_steps: int,
                   batch_size: int,
-                  variants: Tuple[Tuple[str, int], ...] = VARIANTS) -> Sweep:
+                  variants: Tuple[Model, ...] = VARIANTS) -> Sweep:
   """The tiny size on the offline corpus and sentiment task, on a CPU.
 
   Finetuning uses a constant learning rate of 3e-3 instead of T5X's 1e-3
@@ -122,7 +154,7 @@ PAPER_FINETUNES = (
 
 
 def paper_sweep(sizes: Tuple[str, ...],
-                variants: Tuple[Tuple[str, int], ...]) -> Sweep:
+                variants: Tuple[Model, ...]) -> Sweep:
   """The paper's protocol (C4 500k steps, then 50k on each benchmark)."""
   return Sweep(
       sizes=sizes, variants=variants,
@@ -132,6 +164,56 @@ def paper_sweep(sizes: Tuple[str, ...],
       finetune_steps=50_000, batch_size=256)
 
 
+# The evidence study: the models differ only in the AltUp variant.
+STUDY_VARIANTS = (
+    Model('baseline', 1), Model('altup', 2), Model('recycled', 2),
+    Model('altup', 4),
+    # The paper's same-block ablation: every layer computes block 0.
+    Model('altup', 2, 'same', (('ALTUP_SELECTION', "'same'"),)),
+    # "Just widen it": the dense model of width 2d (gin/models/tiny_2d.gin).
+    Model('baseline', 1, size='tiny_2d'),
+)
+STUDY_SEEDS = (0, 1, 2)
+STUDY_PRETRAIN_STEPS = 3000
+STUDY_LEARNING_RATE = 0.03
+
+
+def study_sweep(pretrain_steps: int, finetune_steps: int, batch_size: int,
+                learning_rate: float, seeds: Tuple[int, ...] = STUDY_SEEDS,
+                variants: Tuple[Model, ...] = STUDY_VARIANTS) -> Sweep:
+  """The CPU evidence study: offline span corruption out of the trivial
+  regime, several seeds, the floor and a wide dense reference.
+
+  Differs from offline_tiny in what makes a tiny model learn on 2 cores:
+  a constant learning rate (T5X's default is 0.01 for the first 10k steps),
+  the gather embedding (same function as the one-hot matmul, less work),
+  more steps, and 10 evaluations per run for the curves.
+  """
+  base = offline_sweep(pretrain_steps, finetune_steps, batch_size, variants)
+  schedule = (('utils.create_learning_rate_scheduler.factors', "'constant'"),
+              ('utils.create_learning_rate_scheduler.base_learning_rate',
+               str(learning_rate)))
+  return dataclasses.replace(
+      base, seeds=seeds, options=('gather_embedding',), measure=True,
+      pretrain_overrides=study_periods(pretrain_steps) + (
+          ('train.eval_steps', '10'),) + schedule,
+      finetune_overrides=periods(finetune_steps) + (
+          ('EVAL_STEPS', '10'),
+          ('utils.create_learning_rate_scheduler.factors', "'constant'"),
+          ('utils.create_learning_rate_scheduler.base_learning_rate',
+           '0.003')))
+
+
+def study_periods(n: int) -> Tuple[Tuple[str, str], ...]:
+  """10 evaluations (curves) and 5 checkpoints (a killed run loses at most
+  a fifth) of an n-step run; n must be a multiple of 10."""
+  if n % 10:
+    raise ValueError(f'Study runs take a multiple of 10 steps, got {n}.')
+  return (('train.eval_period', str(n // 10)),
+          ('utils.SaveCheckpointConfig.period', str(n // 5)),
+          ('train.stats_period', str(n // 10)))
+
+
 SWEEPS = {
     'paper': paper_sweep(('small', 'base', 'large'), VARIANTS),
     'offline_tiny': offline_sweep(300, 600, 32),
@@ -139,6 +221,8 @@ SWEEPS = {
     'extensions': paper_sweep(('small', 'base'), EXTENSION_VARIANTS),
     'offline_tiny_extensions': offline_sweep(300, 600, 32,
                                              EXTENSION_VARIANTS),
+    'offline_study': study_sweep(STUDY_PRETRAIN_STEPS, 300, 32,
+                                 STUDY_LEARNING_RATE),
 }
 
 
@@ -150,40 +234,73 @@ class Job:
   benchmark: Optional[str]       # finetune benchmark name
   experiment: compose.Experiment
   depends_on: Optional[str]      # job name that must finish first
+  seed: int = 0
 
 
-def model_name(size: str, variant: str, k: int) -> str:
-  return f'{size}_{variant}_k{k}'
+def model_name(size: str, variant: str, k: int, tag: str = '') -> str:
+  return f'{size}_{variant}_k{k}' + (f'_{tag}' if tag else '')
 
 
 def expand(sweep: Sweep, root: str) -> List[Job]:
-  """Every job of `sweep` under `root`, each pretrain before its finetunes."""
+  """Every job of `sweep` under `root`, each pretrain before its finetunes.
+
+  Seed-major: every model's first seed comes before any model's second, so a
+  sweep stopped part-way has comparable models.
+  """
   jobs = []
-  for size in sweep.sizes:
-    for variant, k in sweep.variants:
-      model = model_name(size, variant, k)
-      pre_dir = os.path.join(root, model, 'pretrain')
-      pretrain = compose.Experiment(
-          size=size, variant=variant, altup_k=k, run='pretrain',
-          task=sweep.pretrain_task, model_dir=pre_dir,
-          feature_lengths=sweep.pretrain_lengths,
-          train_steps=sweep.pretrain_steps, batch_size=sweep.batch_size,
-          gin_overrides=sweep.pretrain_overrides)
-      jobs.append(Job(f'{model}/pretrain', model, 'pretrain', None, pretrain,
-                      None))
-      for ft in sweep.finetunes:
-        experiment = compose.Experiment(
-            size=size, variant=variant, altup_k=k, run='finetune',
-            task=ft.task, model_dir=os.path.join(root, model,
-                                                 f'finetune_{ft.name}'),
-            feature_lengths=ft.feature_lengths,
-            train_steps=sweep.pretrain_steps + sweep.finetune_steps,
-            batch_size=sweep.batch_size,
-            checkpoint=os.path.join(pre_dir,
-                                    f'checkpoint_{sweep.pretrain_steps}'),
-            gin_overrides=sweep.finetune_overrides)
-        jobs.append(Job(f'{model}/finetune_{ft.name}', model, 'finetune',
-                        ft.name, experiment, f'{model}/pretrain'))
+  for seed in sweep.seeds or (0,):
+    seen = set()
+    for size in sweep.sizes:
+      for m in sweep.variants:
+        model = model_name(m.size or size, m.variant, m.k, m.tag)
+        if model in seen:  # a model with its own size runs once
+          continue
+        seen.add(model)
+        run = model if sweep.seeds is None else f'{model}/seed_{seed}'
+        jobs += _model_jobs(sweep, root, m, m.size or size, model, run, seed)
+  return jobs
+
+
+def select(jobs: Sequence[Job], models: Sequence[str] = (),
+           seeds: Sequence[int] = (), stage: str = 'all') -> List[Job]:
+  """The jobs of these models, seeds and stage (empty: all of them).
+
+  Raises:
+    ValueError: a model or seed the sweep does not have.
+  """
+  for what, wanted, have in (('model', models, {j.model for j in jobs}),
+                             ('seed', seeds, {j.seed for j in jobs})):
+    unknown = [w for w in wanted if w not in have]
+    if unknown:
+      raise ValueError(f'Unknown {what}(s) {unknown} for this sweep; it has '
+                       f'{", ".join(map(str, sorted(have)))}.')
+  return [j for j in jobs if (not models or j.model in models)
+          and (not seeds or j.seed in seeds) and stage in ('all', j.stage)]
+
+
+def _model_jobs(sweep: Sweep, root: str, m: Model, size: str, model: str,
+                run: str, seed: int) -> List[Job]:
+  """The pretraining job of one model and seed, then its finetunings."""
+  pre_dir = os.path.join(root, run, 'pretrain')
+  common = dict(size=size, variant=m.variant, altup_k=m.k,
+                batch_size=sweep.batch_size, options=sweep.options, seed=seed)
+  pretrain = compose.Experiment(
+      run='pretrain', task=sweep.pretrain_task, model_dir=pre_dir,
+      feature_lengths=sweep.pretrain_lengths,
+      train_steps=sweep.pretrain_steps,
+      gin_overrides=sweep.pretrain_overrides + m.overrides, **common)
+  jobs = [Job(f'{run}/pretrain', model, 'pretrain', None, pretrain, None,
+              seed)]
+  for ft in sweep.finetunes:
+    experiment = compose.Experiment(
+        run='finetune', task=ft.task,
+        model_dir=os.path.join(root, run, f'finetune_{ft.name}'),
+        feature_lengths=ft.feature_lengths,
+        train_steps=sweep.pretrain_steps + sweep.finetune_steps,
+        checkpoint=os.path.join(pre_dir, f'checkpoint_{sweep.pretrain_steps}'),
+        gin_overrides=sweep.finetune_overrides + m.overrides, **common)
+    jobs.append(Job(f'{run}/finetune_{ft.name}', model, 'finetune', ft.name,
+                    experiment, f'{run}/pretrain', seed))
   return jobs
 
 
@@ -193,7 +310,81 @@ def finished(job: Job) -> bool:
                                     f'checkpoint_{exp.train_steps}'))
 
 
+FLOOR_FILE = 'floor.json'
+BENCHMARK_DIR = 'benchmark'
+
+
+def eval_batches(sweep: Sweep) -> int:
+  """train.eval_steps of the sweep's pretraining (T5X's default: 20)."""
+  return int(dict(sweep.pretrain_overrides).get('train.eval_steps', 20))
+
+
+def benchmark_models(sweep: Sweep) -> List[str]:
+  """benchmarks.altup_cost's --models for the sweep's dense models."""
+  names = []
+  for m in sweep.variants:
+    if m.size and m.size.endswith('_2d'):
+      name = 'dense_2d'
+    elif m.variant == 'baseline':
+      name = 'baseline'
+    elif m.variant in ('altup', 'recycled'):
+      name = f'{m.variant}_k{m.k}'
+    else:
+      continue
+    if name not in names:
+      names.append(name)
+  return names
+
+
+def benchmark_command(sweep: Sweep, root: str, python: str = 'python'
+                      ) -> List[str]:
+  """The cost benchmark at the sweep's size, batch, lengths and options."""
+  from tasks import vocab  # pylint: disable=g-import-not-at-top
+  vocabulary = 'offline' if sweep.pretrain_task.startswith(
+      compose.OFFLINE_PREFIX) else 't5'
+  return [python, '-m', 'benchmarks.altup_cost', f'--size={sweep.sizes[0]}',
+          f'--batch={sweep.batch_size}',
+          f'--inputs_length={sweep.pretrain_lengths["inputs"]}',
+          f'--targets_length={sweep.pretrain_lengths["targets"]}',
+          f'--num_embeddings={vocab.num_embeddings(vocabulary)}',
+          f'--models={",".join(benchmark_models(sweep))}',
+          '--repeats=5', f'--output_dir={os.path.join(root, BENCHMARK_DIR)}'
+          ] + (['--gather_embedding'] if 'gather_embedding' in sweep.options
+               else [])
+
+
+def measure(sweep: Sweep, root: str, echo=print) -> None:
+  """Computes the sweep's floor and cost benchmark unless already there."""
+  floor_file = os.path.join(root, FLOOR_FILE)
+  if os.path.exists(floor_file):
+    echo(f'[floor] {floor_file} exists, skipping')
+  else:
+    from launch import floor  # pylint: disable=g-import-not-at-top
+    echo(f'[floor] computing {floor_file}')
+    floor.write(floor_file, sweep.pretrain_task, sweep.pretrain_lengths,
+                eval_batches(sweep), sweep.batch_size)
+  bench_file = os.path.join(root, BENCHMARK_DIR, 'altup_cost.json')
+  if os.path.exists(bench_file):
+    echo(f'[benchmark] {bench_file} exists, skipping')
+    return
+  cmd = benchmark_command(sweep, root, python=sys.executable)
+  echo('[benchmark] ' + shlex.join(cmd))
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+      p for p in (compose.REPO, os.environ.get('PYTHONPATH')) if p))
+  proc = subprocess.run(cmd, cwd=compose.REPO, env=env, check=False,
+                        capture_output=True, text=True)
+  if proc.returncode:
+    raise RuntimeError('The cost benchmark failed:\n' + proc.stdout[-2000:]
+                       + proc.stderr[-2000:])
+
+
 FLAGS = flags.FLAGS
+
+
+def _seed(text: str) -> int:
+  if not text.strip().isdigit():
+    raise ValueError(f'--seeds takes ints >= 0, e.g. --seeds=0,1; got {text!r}.')
+  return int(text)
 
 
 def define_flags() -> None:
@@ -204,6 +395,9 @@ def define_flags() -> None:
                     'Which jobs to launch.')
   flags.DEFINE_string('tpu', 'v3-8', 'Cloud TPU type (xm launcher).')
   flags.DEFINE_string('gpu', None, 'GPU type:count (xm launcher).')
+  flags.DEFINE_list('models', [], 'Only these models (names as in the '
+                    'dry run, e.g. tiny_altup_k2); default: all.')
+  flags.DEFINE_list('seeds', [], 'Only these seeds; default: all.')
   flags.DEFINE_bool('dry_run', False, 'List every job with its command.')
 
 
@@ -212,8 +406,9 @@ def main(argv: Sequence[str]) -> None:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   if not FLAGS.root:
     raise app.UsageError('--root is required.')
-  jobs = [j for j in expand(SWEEPS[FLAGS.sweep], FLAGS.root)
-          if FLAGS.stage in ('all', j.stage)]
+  sweep = SWEEPS[FLAGS.sweep]
+  jobs = select(expand(sweep, FLAGS.root), FLAGS.models,
+                [_seed(s) for s in FLAGS.seeds], FLAGS.stage)
   for job in jobs:
     compose.validate(job.experiment, local=FLAGS.launcher == 'local')
   if FLAGS.launcher == 'xm' and FLAGS.stage == 'all' and not FLAGS.dry_run:
@@ -224,6 +419,10 @@ def main(argv: Sequence[str]) -> None:
   if FLAGS.launcher == 'xm':
     from launch import xm_launch  # pylint: disable=g-import-not-at-top
     requirements = xm_launch.accelerator(FLAGS.tpu, FLAGS.gpu)
+  if (sweep.measure and FLAGS.launcher == 'local' and not FLAGS.dry_run
+      and FLAGS.stage != 'finetune'):
+    os.makedirs(FLAGS.root, exist_ok=True)
+    measure(sweep, FLAGS.root)
   for i, job in enumerate(jobs, 1):
     after = f' (after {job.depends_on})' if job.depends_on else ''
     print(f'[{i}/{len(jobs)}] {job.name}{after}')

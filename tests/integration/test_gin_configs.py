@@ -29,7 +29,7 @@ SHAPES = {'small': (512, 8), 'base': (768, 12), 'large': (1024, 24),
 def test_matrix_covers_every_gin_file():
   names = lambda d: sorted(os.path.basename(f)[:-4] for f in glob.glob(
       os.path.join(common.REPO, 'gin', d, '*.gin')))
-  assert names('models') == sorted(SIZES + ('tiny', 'common'))
+  assert names('models') == sorted(SIZES + ('tiny', 'tiny_2d', 'common'))
   assert names('variants') == sorted(VARIANTS)
   assert names('options') == ['gather_embedding', 'scan']
 
@@ -44,6 +44,21 @@ def test_tiny_model_gin_config(variant, options):
     scores = model.score_batch(params, batch)
   assert out.shape == (2, 5, 128)
   assert scores.shape == (2,) and np.all(np.isfinite(scores))
+
+
+def test_tiny_2d_doubles_every_width_of_tiny():
+  batch = common.make_batch()
+  shapes = {}
+  for size in ('tiny', 'tiny_2d'):
+    with common.gin_model(size, 'baseline') as model:
+      params = common.init_params(model, batch)
+      assert common.logits(model, params, batch).shape == (2, 5, 128)
+    layer = params['encoder']['layers_0']
+    shapes[size] = (params['token_embedder']['embedding'].shape[1],
+                    layer['attention']['query']['kernel'].shape,
+                    layer['mlp']['wi_0']['kernel'].shape)
+  assert shapes['tiny'] == (64, (64, 4, 16), (64, 128))
+  assert shapes['tiny_2d'] == (128, (128, 8, 16), (128, 256))
 
 
 @pytest.mark.parametrize('size', SIZES)

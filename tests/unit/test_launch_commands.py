@@ -102,6 +102,10 @@ def test_offline_task_adds_offline_vocabulary_and_overrides_pass_through():
     (dict(train_steps=None), '--train_steps is required'),
     (dict(run='infer', checkpoint=None), '--checkpoint is required'),
     (dict(gin_overrides=(('ALTUP_K', '4'),)), 'use the flag \\(--altup_k\\)'),
+    (dict(gin_overrides=(('RANDOM_SEED', '4'),)), 'use the flag \\(--seed\\)'),
+    (dict(seed=-1), '--seed must be an int >= 0'),
+    (dict(options=('fast',)), "Unknown option 'fast'; choose one of "
+     'gather_embedding'),
 ])
 def test_bad_input_names_the_fix(kw, match):
   with pytest.raises(ValueError, match=match):
@@ -114,6 +118,72 @@ def test_unknown_task_and_gs_dir_with_local_launcher():
   with pytest.raises(ValueError, match='local launcher cannot write gs://b'):
     compose.validate(_exp(model_dir='gs://b/run'), local=True)
   assert compose.validate(_exp(model_dir='gs://b/run'))  # fine for TPU jobs
+
+
+def test_seed_and_options_reach_t5x():
+  args = compose.t5x_args(_exp(seed=3, options=('gather_embedding',)))
+  assert '--gin.RANDOM_SEED=3' in args
+  assert '--gin.train/utils.DatasetConfig.seed=3' in args
+  assert args.index('--gin_file=gin/options/gather_embedding.gin') < (
+      args.index('--gin_file=tasks/gin/offline_vocab.gin'))
+  # Every train run has an explicit seed (T5X's default picks one at random).
+  assert '--gin.RANDOM_SEED=0' in compose.t5x_args(_exp())
+  assert not any('SEED' in a for a in compose.t5x_args(_exp(run='infer')))
+
+
+def test_study_sweep_has_a_seed_axis_and_reference_models():
+  sweep = sweeps.SWEEPS['offline_study']
+  jobs = sweeps.expand(sweep, '/s')
+  pre = [j for j in jobs if j.stage == 'pretrain']
+  assert {j.seed for j in pre} == set(sweep.seeds) and len(sweep.seeds) >= 3
+  models = {j.model for j in pre}
+  assert {'tiny_baseline_k1', 'tiny_altup_k2', 'tiny_recycled_k2',
+          'tiny_altup_k4', 'tiny_altup_k2_same',
+          'tiny_2d_baseline_k1'} <= models
+  # Seed-major: every model's seed 0 comes before any seed 1.
+  seeds = [j.seed for j in pre]
+  assert seeds == sorted(seeds)
+  same = next(j for j in pre if j.model == 'tiny_altup_k2_same')
+  assert ('ALTUP_SELECTION', "'same'") in same.experiment.gin_overrides
+  wide = next(j for j in pre if j.model == 'tiny_2d_baseline_k1')
+  assert wide.experiment.size == 'tiny_2d'
+  run = next(j for j in jobs if j.model == 'tiny_altup_k2' and j.seed == 1
+             and j.stage == 'finetune')
+  assert run.experiment.model_dir == '/s/tiny_altup_k2/seed_1/finetune_sentiment'
+  assert run.experiment.checkpoint == (
+      f'/s/tiny_altup_k2/seed_1/pretrain/checkpoint_{sweep.pretrain_steps}')
+  assert run.experiment.seed == 1 and run.depends_on == (
+      'tiny_altup_k2/seed_1/pretrain')
+  for job in jobs:
+    compose.validate(job.experiment, local=True)
+    assert f'--gin.RANDOM_SEED={job.seed}' in compose.t5x_args(job.experiment)
+    assert '--gin_file=gin/options/gather_embedding.gin' in compose.t5x_args(
+        job.experiment)
+
+
+def test_study_measures_its_floor_and_cost_at_its_own_shapes():
+  sweep = sweeps.SWEEPS['offline_study']
+  assert sweep.measure and sweeps.eval_batches(sweep) == 10
+  assert sweeps.benchmark_models(sweep) == [
+      'baseline', 'altup_k2', 'recycled_k2', 'altup_k4', 'dense_2d']
+  cmd = sweeps.benchmark_command(sweep, '/s')
+  assert cmd[:3] == ['python', '-m', 'benchmarks.altup_cost']
+  for arg in ('--size=tiny', '--batch=32', '--inputs_length=128',
+              '--targets_length=32', '--num_embeddings=8192',
+              '--gather_embedding', '--output_dir=/s/benchmark'):
+    assert arg in cmd
+  assert not sweeps.SWEEPS['offline_tiny'].measure
+
+
+def test_select_filters_models_and_seeds_and_names_unknown_ones():
+  jobs = sweeps.expand(sweeps.SWEEPS['offline_study'], '/s')
+  picked = sweeps.select(jobs, ['tiny_altup_k2'], [0, 2], 'pretrain')
+  assert [j.name for j in picked] == ['tiny_altup_k2/seed_0/pretrain',
+                                      'tiny_altup_k2/seed_2/pretrain']
+  with pytest.raises(ValueError, match=r"Unknown model\(s\) \['tiny_x'\]"):
+    sweeps.select(jobs, ['tiny_x'])
+  with pytest.raises(ValueError, match=r'Unknown seed\(s\) \[99\]'):
+    sweeps.select(jobs, seeds=[99])
 
 
 def test_split_gin_overrides():

@@ -128,3 +128,85 @@ def test_speedup_at_equal_quality():
   better = [(12.0, 0.6)]  # the baseline never gets there: no number
   assert report.speedup_at_equal_quality(better, baseline) is None
   assert report.speedup_at_equal_quality([], baseline) is None
+
+
+def _fake_study(root, accuracies):
+  """offline_study laid out under root with {(model, seed): [acc@steps]}."""
+  sweep = sweeps.SWEEPS['offline_study']
+  jobs = sweeps.expand(sweep, str(root))
+  n = sweep.pretrain_steps
+  for job in jobs:
+    curve = accuracies.get((job.model, job.seed))
+    if job.stage != 'pretrain' or curve is None:
+      continue
+    steps = [n * (i + 1) // len(curve) for i in range(len(curve))]
+    _write(os.path.join(job.experiment.model_dir, 'training_eval',
+                        'altup_offline_span_corruption'),
+           [(s, {'accuracy': a,
+                 'cross_ent_loss_per_all_target_tokens': 6.0 - 5 * a})
+            for s, a in zip(steps, curve)])
+  return jobs
+
+
+BENCH = {'rows': [
+    {'model': 'baseline', 'variant': 'baseline', 'altup_k': 1,
+     'train_step_ms': 100.0, 'xla_train_gflop': 1.0},
+    {'model': 'altup_k2', 'variant': 'altup', 'altup_k': 2,
+     'train_step_ms': 125.0, 'xla_train_gflop': 1.3},
+    {'model': 'dense_2d', 'variant': 'baseline', 'altup_k': 1,
+     'train_step_ms': 300.0, 'xla_train_gflop': 3.5}]}
+
+
+def test_seeded_table_means_stds_floor_and_speedup_per_seed(tmp_path):
+  jobs = _fake_study(tmp_path, {
+      ('tiny_baseline_k1', 0): [0.30, 0.34, 0.40],
+      ('tiny_baseline_k1', 1): [0.30, 0.34, 0.38],
+      ('tiny_altup_k2', 0): [0.34, 0.36, 0.37],
+      ('tiny_altup_k2', 1): [0.33, 0.38, 0.39],  # baseline 1 never gets there
+      ('tiny_2d_baseline_k1', 0): [0.35, 0.40, 0.42]})
+  floor = {'accuracy': 0.303, 'loss': 5.15}
+  header, rows, run_header, runs = report.seeded_table(jobs, floor, BENCH)
+  table = {r[0]: dict(zip(header, r)) for r in rows}
+  assert list(table)[0] == 'floor (no language)'
+  assert table['floor (no language)']['span accuracy'] == '0.3030'
+  base, altup = table['tiny_baseline_k1'], table['tiny_altup_k2']
+  assert base['seeds'] == 2 and base['span accuracy'] == '0.3900 ± 0.0141'
+  assert base['step time (ms)'] == '100.0'
+  assert altup['XLA train GFLOP/step'] == '1.300'
+  # seed 0: altup reaches 0.37 at step 3000 (375 s); the baseline reaches 0.37
+  # half-way between its steps 2000 and 3000 (250 s): 0.67x. Seed 1: the
+  # baseline never reaches altup's 0.39.
+  assert altup['speed-up at equal accuracy'] == '0.67 (1/2 seeds)'
+  assert table['tiny_2d_baseline_k1']['step time (ms)'] == '300.0'
+  assert table['tiny_altup_k2_same']['seeds'] == 0  # not run: no numbers
+  assert table['tiny_altup_k2_same']['span accuracy'] == ''
+  per_run = {(r[0], r[1]): dict(zip(run_header, r)) for r in runs}
+  assert per_run[('tiny_altup_k2', 1)]['speed-up at equal accuracy'] is None
+  assert per_run[('tiny_altup_k2', 0)]['early loss'] == pytest.approx(
+      6.0 - 5 * 0.34)
+
+
+def test_mean_std_formatting():
+  assert report.mean_std([1.0, None, 3.0]) == (2.0, pytest.approx(2 ** 0.5),
+                                               2)
+  assert report.format_mean_std([0.5]) == '0.5000'  # one seed: no ±
+  assert report.format_mean_std([None]) == ''
+
+
+def test_seeded_report_cli_writes_tables_with_a_seed_column(tmp_path):
+  _fake_study(tmp_path / 'study', {('tiny_baseline_k1', 0): [0.3, 0.32],
+                                   ('tiny_recycled_k2', 0): [0.31, 0.33]})
+  (tmp_path / 'study' / 'floor.json').write_text(
+      '{"accuracy": 0.3, "loss": 5.1}')
+  proc = subprocess.run(
+      [sys.executable, '-m', 'launch.report',
+       f'--sweep_dir={tmp_path}/study', '--sweep=offline_study'],
+      cwd=compose.REPO, capture_output=True, text=True, check=False,
+      env=dict(os.environ, PYTHONPATH=compose.REPO))
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert '| floor (no language) |' in proc.stdout
+  with open(tmp_path / 'study' / 'results_runs.csv') as f:
+    runs = list(csv.reader(f))
+  assert runs[0][:2] == ['model', 'seed']
+  assert ['tiny_recycled_k2', '0'] == runs[
+      [r[0] for r in runs].index('tiny_recycled_k2')][:2]

@@ -1,0 +1,174 @@
+r"""What AltUp learned: every layer's predictor p and corrector g, in block order.
+
+  python -m launch.coefficients --sweep=offline_study --root=/tmp/altup_study \
+      [--output_dir=docs/study]
+
+Reads the final pretraining checkpoint of every AltUp run of a sweep (T5X's
+`load_t5x_checkpoint`), maps the stored coefficients from the rotating frame
+to canonical block order (`altup.canonical_coefficients`) and writes
+`coefficients.csv` (one row per run, stack and layer) and `coefficients.png`
+(one heatmap per model, mean over seeds: rows are layers, columns p_ij then
+g_i). At initialisation p = I and g = 1; Recycled-AltUp's K blocks stay equal
+as long as every row of p sums to the same value and all g are equal.
+"""
+
+import csv
+import os
+import re
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from altup_flaxformer import altup
+
+STACKS = ('encoder', 'decoder')
+_SELECTION = re.compile(r"^ALTUP_SELECTION\s*=\s*'(\w+)'", re.M)
+
+
+def run_selection(model_dir: str) -> str:
+  """The ALTUP_SELECTION a T5X run used (its config.gin), else the default."""
+  path = os.path.join(model_dir, 'config.gin')
+  if os.path.exists(path):
+    found = _SELECTION.findall(open(path).read())
+    if found:
+      return found[-1]
+  return 'alternating'
+
+
+def layer_rows(params: Dict, selection: str) -> List[Dict[str, object]]:
+  """One dict per stack and layer: the canonical p (K x K) and g (K).
+
+  Args:
+    params: a model's parameters ({'encoder': ..., 'decoder': ...}).
+    selection: the run's ALTUP_SELECTION.
+
+  Returns:
+    [{'stack', 'layer', 'active block', 'p': [K, K], 'g': [K]}], empty for a
+    model without AltUp coefficients (baseline, Sequence-AltUp).
+  """
+  rows = []
+  for stack in STACKS:
+    found = altup.stack_coefficients(params.get(stack, {}))
+    if found is None:
+      continue
+    p, g = altup.canonical_coefficients(*found, selection=selection)
+    for layer in range(p.shape[0]):
+      rows.append({'stack': stack, 'layer': layer,
+                   'active block': altup.active_block(layer, p.shape[-1],
+                                                      selection),
+                   'p': p[layer], 'g': g[layer]})
+  return rows
+
+
+def csv_header(k: int) -> List[str]:
+  return (['model', 'seed', 'stack', 'layer', 'active block']
+          + [f'p{i}{j}' for i in range(k) for j in range(k)]
+          + [f'g{i}' for i in range(k)] + ['max |p - I|', 'max |g - 1|'])
+
+
+def csv_row(model: str, seed: int, row: Dict[str, object]) -> List:
+  p, g = np.asarray(row['p']), np.asarray(row['g'])
+  return ([model, seed, row['stack'], row['layer'], row['active block']]
+          + [float(x) for x in p.reshape(-1)] + [float(x) for x in g]
+          + [float(np.abs(p - np.eye(len(g))).max()),
+             float(np.abs(g - 1).max())])
+
+
+def load_params(checkpoint_dir: str) -> Dict:
+  """The model parameters of a T5X checkpoint directory (checkpoint_<step>)."""
+  from t5x import checkpoints  # pylint: disable=g-import-not-at-top
+  state = checkpoints.load_t5x_checkpoint(checkpoint_dir)
+  return state['target']
+
+
+def collect(jobs) -> Dict[str, List[tuple]]:
+  """model -> [(seed, layer rows)] for every finished AltUp pretraining run."""
+  found: Dict[str, List[tuple]] = {}
+  for job in jobs:
+    exp = job.experiment
+    ckpt = os.path.join(exp.model_dir, f'checkpoint_{exp.train_steps}')
+    if job.stage != 'pretrain' or not os.path.isdir(ckpt):
+      continue
+    rows = layer_rows(load_params(ckpt), run_selection(exp.model_dir))
+    if rows:
+      found.setdefault(job.model, []).append((job.seed, rows))
+  return found
+
+
+def write_csv(found: Dict[str, List[tuple]], path: str) -> Optional[str]:
+  """One CSV per K would be ragged: columns follow the largest K present."""
+  if not found:
+    return None
+  k = max(len(rows[0]['g']) for runs in found.values() for _, rows in runs)
+  with open(path, 'w', newline='') as f:
+    writer = csv.writer(f)
+    header = csv_header(k)
+    writer.writerow(header)
+    for model, runs in found.items():
+      for seed, rows in runs:
+        for row in rows:
+          values = csv_row(model, seed, row)
+          writer.writerow(values + [''] * (len(header) - len(values)))
+  return path
+
+
+def plot(found: Dict[str, List[tuple]], path: str) -> Optional[str]:
+  """Heatmaps of p and g (mean over seeds), one panel per model."""
+  if not found:
+    return None
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  fig, axes = plt.subplots(1, len(found), figsize=(3.2 * len(found), 3.6),
+                           squeeze=False)
+  for ax, (model, runs) in zip(axes[0], found.items()):
+    per_seed = [np.stack([np.concatenate([np.asarray(r['p']).reshape(-1),
+                                          np.asarray(r['g'])]) for r in rows])
+                for _, rows in runs]
+    mean = np.mean(per_seed, axis=0)
+    k = len(runs[0][1][0]['g'])
+    image = ax.imshow(mean, cmap='coolwarm', vmin=-1.5, vmax=1.5,
+                      aspect='auto')
+    ax.set_xticks(range(k * k + k))
+    ax.set_xticklabels([f'p{i}{j}' for i in range(k) for j in range(k)]
+                       + [f'g{i}' for i in range(k)], rotation=90, fontsize=6)
+    ax.set_yticks(range(len(runs[0][1])))
+    ax.set_yticklabels([f'{r["stack"][:3]} {r["layer"]}' for r in runs[0][1]],
+                       fontsize=6)
+    ax.set_title(f'{model} (n={len(runs)})', fontsize=8)
+  fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8)
+  fig.savefig(path, dpi=120, bbox_inches='tight')
+  plt.close(fig)
+  return path
+
+
+def main(argv: Sequence[str]) -> None:
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from launch import sweeps  # pylint: disable=g-import-not-at-top
+  del argv
+  f = flags.FLAGS
+  out = f.output_dir or f.root
+  os.makedirs(out, exist_ok=True)
+  found = collect(sweeps.expand(sweeps.SWEEPS[f.sweep], f.root))
+  if not found:
+    raise SystemExit(f'launch.coefficients: no finished AltUp pretraining run '
+                     f'under {f.root} for --sweep={f.sweep}.')
+  written = [write_csv(found, os.path.join(out, 'coefficients.csv')),
+             plot(found, os.path.join(out, 'coefficients.png'))]
+  print('Wrote ' + ', '.join(p for p in written if p))
+
+
+def define_flags() -> None:
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from launch import sweeps  # pylint: disable=g-import-not-at-top
+  flags.DEFINE_enum('sweep', 'offline_study', tuple(sweeps.SWEEPS),
+                    'Which sweep laid out --root.')
+  flags.DEFINE_string('root', None, 'Root directory of the sweep.')
+  flags.DEFINE_string('output_dir', None, 'Where to write (default: root).')
+  flags.mark_flag_as_required('root')
+
+
+if __name__ == '__main__':
+  from absl import app  # pylint: disable=g-import-not-at-top
+  define_flags()
+  app.run(main)

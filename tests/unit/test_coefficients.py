@@ -1,0 +1,62 @@
+"""launch.coefficients: learned p and g per layer, in canonical block order."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from altup_flaxformer import altup
+from launch import coefficients
+
+
+def _stack(predictors, correctors):
+  return {f'layers_{i}': {'altup_predictor': p, 'altup_corrector': g}
+          for i, (p, g) in enumerate(zip(predictors, correctors))}
+
+
+def test_layer_rows_undo_the_rotating_frame():
+  k, n = 2, 3
+  rng = np.random.default_rng(0)
+  canonical_p = rng.normal(size=(n, k, k))
+  canonical_g = rng.normal(size=(n, k))
+  # Stored in layer l's frame: stored[a, b] = canonical[(a+l)%K, (b+l)%K].
+  stored_p = np.stack([np.roll(np.roll(p, -l, 0), -l, 1)
+                       for l, p in enumerate(canonical_p)])
+  stored_g = np.stack([np.roll(g, -l) for l, g in enumerate(canonical_g)])
+  params = {'encoder': _stack(stored_p, stored_g),
+            'decoder': {'layers_0': {'mlp': {}}}}  # no AltUp: no rows
+  rows = coefficients.layer_rows(params, 'alternating')
+  assert [(r['stack'], r['layer'], r['active block']) for r in rows] == [
+      ('encoder', 0, 0), ('encoder', 1, 1), ('encoder', 2, 0)]
+  for row, p, g in zip(rows, canonical_p, canonical_g):
+    np.testing.assert_allclose(row['p'], p)
+    np.testing.assert_allclose(row['g'], g)
+  same = coefficients.layer_rows(params, 'same')
+  assert [r['active block'] for r in same] == [0, 0, 0]
+  np.testing.assert_allclose(same[1]['p'], stored_p[1])  # no rotation
+
+
+def test_csv_row_reports_distance_from_init(tmp_path):
+  row = {'stack': 'decoder', 'layer': 1, 'active block': 1,
+         'p': np.array([[1.0, 0.25], [0.0, 1.0]]), 'g': np.array([1.0, 0.5])}
+  values = coefficients.csv_row('tiny_altup_k2', 2, row)
+  header = coefficients.csv_header(2)
+  assert dict(zip(header, values)) == {
+      'model': 'tiny_altup_k2', 'seed': 2, 'stack': 'decoder', 'layer': 1,
+      'active block': 1, 'p00': 1.0, 'p01': 0.25, 'p10': 0.0, 'p11': 1.0,
+      'g0': 1.0, 'g1': 0.5, 'max |p - I|': 0.25, 'max |g - 1|': 0.5}
+  found = {'tiny_altup_k2': [(2, [row])]}
+  path = coefficients.write_csv(found, str(tmp_path / 'c.csv'))
+  with open(path) as f:
+    assert list(csv.reader(f))[1][:4] == ['tiny_altup_k2', '2', 'decoder', '1']
+  pytest.importorskip('matplotlib', reason='plots: pip install matplotlib')
+  png = coefficients.plot(found, str(tmp_path / 'c.png'))
+  assert (tmp_path / 'c.png').stat().st_size > 0 and png
+
+
+def test_run_selection_reads_the_runs_config(tmp_path):
+  assert coefficients.run_selection(str(tmp_path)) == 'alternating'
+  (tmp_path / 'config.gin').write_text(
+      "ALTUP_K = 2\nALTUP_SELECTION = 'same'\n")
+  assert coefficients.run_selection(str(tmp_path)) == 'same'
+  assert altup.active_block(3, 2, 'same') == 0

