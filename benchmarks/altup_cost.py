@@ -548,7 +548,7 @@ def run_benchmark(cfg: BenchConfig) -> Dict[str, Any]:
 
 
 def check_targets(cfg: BenchConfig, rows) -> List[Dict[str, Any]]:
-  """The issue's targets, evaluated on whatever size was run."""
+  """The cost targets, evaluated on whatever size was run."""
   by = {r['model']: r for r in rows}
   out = []
 
@@ -645,7 +645,7 @@ def markdown(result: Dict[str, Any]) -> str:
             '|' + '|'.join(['---'] + ['---:'] * (len(COLUMNS) - 1)) + '|']
   for row in result['rows']:
     lines.append('| ' + ' | '.join(_fmt(row, c) for c in COLUMNS) + ' |')
-  lines += ['', 'Targets (issue 6):', '',
+  lines += ['', 'Cost targets:', '',
             '| target | model | value | goal | met |', '|---|---|---:|---|---|']
   for t in result['targets']:
     met = {True: 'yes', False: '**no**', None: 'n/a'}[t['met']]

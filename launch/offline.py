@@ -119,6 +119,7 @@ def run_all(settings: Settings, model_dir: str, echo=print) -> str:
       echo(f'[{job.name}] already finished, skipping')
     else:
       runner.run(job.experiment, echo=echo)
+      sweeps.mark_done(job)
   header, rows = report.sweep_table(jobs)
   md = report.write_table(os.path.join(model_dir, 'results'), header, rows)
   report.plot_quality_vs_time(jobs, os.path.join(model_dir,

@@ -472,6 +472,18 @@ def plot_quality_vs_time(jobs, path: str) -> Optional[str]:
   return path
 
 
+def write_curves(jobs, path: str) -> None:
+  """Every held-out evaluation of every run: model, seed, step, accuracy, loss."""
+  with open(path, 'w', newline='') as f:
+    writer = csv.writer(f)
+    writer.writerow(['model', 'seed', 'step', 'span accuracy', 'span loss'])
+    for run in run_rows(jobs):
+      losses = dict(run.get('loss_curve') or [])
+      for step, accuracy in run.get('accuracy_curve') or []:
+        writer.writerow([run['model'], run['seed'], step, accuracy,
+                         losses.get(step, '')])
+
+
 def _load_json(path: str) -> Optional[Dict]:
   if not os.path.exists(path):
     return None
@@ -492,6 +504,7 @@ def seeded_report(jobs, root: str, out: str) -> str:
   header, rows, run_header, run_rows_ = seeded_table(jobs, floor, bench)
   md = write_table(os.path.join(out, 'results'), header, rows)
   write_table(os.path.join(out, 'results_runs'), run_header, run_rows_)
+  write_curves(jobs, os.path.join(out, 'curves.csv'))
   plot_seeded_curves(jobs, os.path.join(out, 'quality_vs_time.png'), floor,
                      bench)
   return md
@@ -510,7 +523,7 @@ def main(argv) -> None:
   if sweep.seeds is not None:
     print(seeded_report(jobs, flag_values.sweep_dir, out))
     print(f'Wrote {out}/results.md, results.csv, results_runs.{{md,csv}}, '
-          'quality_vs_time.png')
+          'curves.csv, quality_vs_time.png')
     return
   header, rows = sweep_table(jobs)
   print(write_table(os.path.join(out, 'results'), header, rows))

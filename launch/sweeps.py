@@ -176,6 +176,7 @@ STUDY_VARIANTS = (
 STUDY_SEEDS = (0, 1, 2)
 STUDY_PRETRAIN_STEPS = 3000
 STUDY_LEARNING_RATE = 0.03
+STUDY_WARMUP_STEPS = 200
 
 
 def study_sweep(pretrain_steps: int, finetune_steps: int, batch_size: int,
@@ -184,15 +185,22 @@ def study_sweep(pretrain_steps: int, finetune_steps: int, batch_size: int,
   """The CPU evidence study: offline span corruption out of the trivial
   regime, several seeds, the floor and a wide dense reference.
 
-  Differs from offline_tiny in what makes a tiny model learn on 2 cores:
-  a constant learning rate (T5X's default is 0.01 for the first 10k steps),
-  the gather embedding (same function as the one-hot matmul, less work),
-  more steps, and 10 evaluations per run for the curves.
+  Differs from offline_tiny in what makes a tiny model learn more on 2 cores
+  (docs/study/README.md has the trials): the gather embedding (the one-hot
+  matmul's function at less cost), more steps, 10 evaluations per run, and a
+  learning rate that warms up linearly over STUDY_WARMUP_STEPS to
+  `learning_rate`, then decays linearly to 0 at the last step (T5X's
+  `linear_decay` factor; T5X's default is 0.01 for the first 10k steps).
   """
   base = offline_sweep(pretrain_steps, finetune_steps, batch_size, variants)
-  schedule = (('utils.create_learning_rate_scheduler.factors', "'constant'"),
-              ('utils.create_learning_rate_scheduler.base_learning_rate',
-               str(learning_rate)))
+  schedule = (
+      ('utils.create_learning_rate_scheduler.factors', "'linear_decay'"),
+      ('utils.create_learning_rate_scheduler.base_learning_rate',
+       str(learning_rate)),
+      ('utils.create_learning_rate_scheduler.warmup_steps',
+       str(STUDY_WARMUP_STEPS)),
+      ('utils.create_learning_rate_scheduler.decay_factor',
+       repr(1 / (pretrain_steps - STUDY_WARMUP_STEPS))))
   return dataclasses.replace(
       base, seeds=seeds, options=('gather_embedding',), measure=True,
       pretrain_overrides=study_periods(pretrain_steps) + (
@@ -304,10 +312,41 @@ def _model_jobs(sweep: Sweep, root: str, m: Model, size: str, model: str,
   return jobs
 
 
+DONE_FILE = 'DONE'  # written by the local launcher when a job finishes
+
+
 def finished(job: Job) -> bool:
+  """The job's final checkpoint is there, or its DONE marker (archived runs
+  keep their summaries and the marker, not their checkpoints)."""
   exp = job.experiment
-  return os.path.isdir(os.path.join(exp.model_dir,
-                                    f'checkpoint_{exp.train_steps}'))
+  return os.path.isdir(os.path.join(
+      exp.model_dir, f'checkpoint_{exp.train_steps}')) or os.path.exists(
+          os.path.join(exp.model_dir, DONE_FILE))
+
+
+def mark_done(job: Job) -> None:
+  with open(os.path.join(job.experiment.model_dir, DONE_FILE), 'w') as f:
+    f.write(f'{job.experiment.train_steps}\n')
+
+
+def archive(jobs: Sequence[Job], root: str, dest: str) -> List[str]:
+  """Copies finished jobs' results (summaries, config.gin, model-info.txt,
+  DONE; no checkpoints or logs) from under `root` to the same place under
+  `dest`, e.g. to commit a study's raw results. Returns the copied dirs."""
+  import shutil  # pylint: disable=g-import-not-at-top
+  copied = []
+  for job in jobs:
+    if not finished(job):
+      continue
+    src = job.experiment.model_dir
+    target = os.path.join(dest, os.path.relpath(src, root))
+    shutil.copytree(src, target, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns('checkpoint_*', '*.log'))
+    if not os.path.exists(os.path.join(target, DONE_FILE)):
+      with open(os.path.join(target, DONE_FILE), 'w') as f:
+        f.write(f'{job.experiment.train_steps}\n')
+    copied.append(target)
+  return copied
 
 
 FLOOR_FILE = 'floor.json'
@@ -399,6 +438,8 @@ def define_flags() -> None:
                     'dry run, e.g. tiny_altup_k2); default: all.')
   flags.DEFINE_list('seeds', [], 'Only these seeds; default: all.')
   flags.DEFINE_bool('dry_run', False, 'List every job with its command.')
+  flags.DEFINE_string('archive_to', None, 'Instead of running: copy the '
+                      'finished jobs\' results (no checkpoints) there.')
 
 
 def main(argv: Sequence[str]) -> None:
@@ -411,6 +452,10 @@ def main(argv: Sequence[str]) -> None:
                 [_seed(s) for s in FLAGS.seeds], FLAGS.stage)
   for job in jobs:
     compose.validate(job.experiment, local=FLAGS.launcher == 'local')
+  if FLAGS.archive_to:
+    for path in archive(jobs, FLAGS.root, FLAGS.archive_to):
+      print(f'archived {path}')
+    return
   if FLAGS.launcher == 'xm' and FLAGS.stage == 'all' and not FLAGS.dry_run:
     raise ValueError(
         'XManager jobs run concurrently, and finetuning needs the finished '
@@ -441,6 +486,7 @@ def main(argv: Sequence[str]) -> None:
       continue
     from launch import runner  # pylint: disable=g-import-not-at-top
     runner.run(job.experiment)
+    mark_done(job)
 
 
 if __name__ == '__main__':

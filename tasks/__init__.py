@@ -1,4 +1,4 @@
-"""SeqIO tasks for altup-t5x (issue 3).
+"""SeqIO tasks for altup-t5x.
 
 Importing `tasks` is cheap (no TensorFlow). The registrations live in
 

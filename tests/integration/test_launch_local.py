@@ -4,11 +4,13 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 pytest.importorskip('t5x', reason='needs t5x: pip install -r requirements-t5x.txt')
 pytest.importorskip('flaxformer', reason='needs flaxformer: pip install -r requirements-t5x.txt')
 
+from launch import coefficients  # pylint: disable=g-import-not-at-top
 from launch import compose  # pylint: disable=g-import-not-at-top
 from launch import offline  # pylint: disable=g-import-not-at-top
 from launch import report  # pylint: disable=g-import-not-at-top
@@ -48,3 +50,15 @@ def test_local_pretrain_then_report(tmp_path):
   assert table['tiny_altup_k2']['params']
   assert table['tiny_altup_k2']['sentiment accuracy'] is None
   assert table['tiny_baseline_k1']['span accuracy'] is None
+
+  # What AltUp learned, read back from the real T5X checkpoint.
+  rows = coefficients.layer_rows(
+      coefficients.load_params(str(model_dir / 'checkpoint_4')),
+      coefficients.run_selection(str(model_dir)))
+  assert [(r['stack'], r['layer']) for r in rows] == [
+      (s, l) for s in ('encoder', 'decoder') for l in range(4)]
+  assert [r['active block'] for r in rows[:4]] == [0, 1, 0, 1]
+  for row in rows:
+    assert row['p'].shape == (2, 2) and row['g'].shape == (2,)
+    # 4 Adafactor steps moved them off the identity init, a little.
+    assert 0 < abs(row['p'] - np.eye(2)).max() < 0.5

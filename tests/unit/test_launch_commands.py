@@ -175,6 +175,30 @@ def test_study_measures_its_floor_and_cost_at_its_own_shapes():
   assert not sweeps.SWEEPS['offline_tiny'].measure
 
 
+def test_archive_keeps_results_not_checkpoints_and_stays_finished(tmp_path):
+  jobs = sweeps.select(sweeps.expand(sweeps.SWEEPS['offline_study'],
+                                     str(tmp_path / 'root')),
+                       ['tiny_recycled_k2'], [1])
+  pre, fine = jobs
+  ckpt = os.path.join(pre.experiment.model_dir,
+                      f'checkpoint_{pre.experiment.train_steps}')
+  os.makedirs(os.path.join(pre.experiment.model_dir, 'training_eval'))
+  os.makedirs(ckpt)
+  for name in ('config.gin', 't5x_pretrain.log', 'training_eval/events.x'):
+    with open(os.path.join(pre.experiment.model_dir, name), 'w') as f:
+      f.write('x')
+  assert sweeps.finished(pre) and not sweeps.finished(fine)
+  copied = sweeps.archive(jobs, str(tmp_path / 'root'), str(tmp_path / 'out'))
+  target = tmp_path / 'out' / 'tiny_recycled_k2' / 'seed_1' / 'pretrain'
+  assert copied == [str(target)]
+  assert sorted(os.listdir(target)) == ['DONE', 'config.gin', 'training_eval']
+  # Restored on another machine, the archived run counts as finished.
+  restored = sweeps.select(sweeps.expand(sweeps.SWEEPS['offline_study'],
+                                         str(tmp_path / 'out')),
+                           ['tiny_recycled_k2'], [1], 'pretrain')[0]
+  assert sweeps.finished(restored)
+
+
 def test_select_filters_models_and_seeds_and_names_unknown_ones():
   jobs = sweeps.expand(sweeps.SWEEPS['offline_study'], '/s')
   picked = sweeps.select(jobs, ['tiny_altup_k2'], [0, 2], 'pretrain')

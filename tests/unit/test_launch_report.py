@@ -210,3 +210,8 @@ def test_seeded_report_cli_writes_tables_with_a_seed_column(tmp_path):
   assert runs[0][:2] == ['model', 'seed']
   assert ['tiny_recycled_k2', '0'] == runs[
       [r[0] for r in runs].index('tiny_recycled_k2')][:2]
+  with open(tmp_path / 'study' / 'curves.csv') as f:
+    curves = list(csv.reader(f))
+  assert curves[0] == ['model', 'seed', 'step', 'span accuracy', 'span loss']
+  assert len(curves) == 1 + 4  # two evaluations of two runs
+  assert curves[1][:3] == ['tiny_baseline_k1', '0', '1500']
