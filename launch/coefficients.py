@@ -3,8 +3,8 @@ r"""What AltUp learned: every layer's predictor p and corrector g, in block orde
   python -m launch.coefficients --sweep=offline_study --root=/tmp/altup_study \
       [--output_dir=docs/study]
 
-Reads the final pretraining checkpoint of every AltUp run of a sweep (T5X's
-`load_t5x_checkpoint`), maps the stored coefficients from the rotating frame
+Reads the final pretraining checkpoint of every AltUp run of a sweep
+(`warm_start.load_checkpoint`: Orbax or legacy T5X), maps the stored coefficients from the rotating frame
 to canonical block order (`altup.canonical_coefficients`) and writes
 `coefficients.csv` (one row per run, stack and layer) and `coefficients.png`
 (one heatmap per model, mean over seeds: rows are layers, columns p_ij then
@@ -75,10 +75,9 @@ def csv_row(model: str, seed: int, row: Dict[str, object]) -> List:
 
 
 def load_params(checkpoint_dir: str) -> Dict:
-  """The model parameters of a T5X checkpoint directory (checkpoint_<step>)."""
-  from t5x import checkpoints  # pylint: disable=g-import-not-at-top
-  state = checkpoints.load_t5x_checkpoint(checkpoint_dir)
-  return state['target']
+  """The model parameters of a T5X checkpoint_<step> dir (Orbax or legacy)."""
+  from altup_flaxformer import warm_start  # pylint: disable=g-import-not-at-top
+  return warm_start.load_checkpoint(checkpoint_dir)['target']
 
 
 def collect(jobs) -> Dict[str, List[tuple]]:

@@ -57,8 +57,8 @@ def test_tiny_2d_doubles_every_width_of_tiny():
     shapes[size] = (params['token_embedder']['embedding'].shape[1],
                     layer['attention']['query']['kernel'].shape,
                     layer['mlp']['wi_0']['kernel'].shape)
-  assert shapes['tiny'] == (64, (64, 4, 16), (64, 128))
-  assert shapes['tiny_2d'] == (128, (128, 8, 16), (128, 256))
+  assert shapes['tiny'] == (64, (64, 64), (64, 128))  # 4 heads x 16
+  assert shapes['tiny_2d'] == (128, (128, 128), (128, 256))  # 8 heads x 16
 
 
 @pytest.mark.parametrize('size', SIZES)

