@@ -1,7 +1,15 @@
-r"""What AltUp learned: every layer's predictor p and corrector g, in block order.
+r"""What the models learned: AltUp's p and g per layer, and accuracy by token kind.
 
   python -m launch.coefficients --sweep=offline_study --root=/tmp/altup_study \
       [--output_dir=docs/study]
+
+Accuracy by token kind (`accuracy_split.csv`, every finished pretraining run of
+the sweep, baselines included): T5X's held-out span accuracy split into format
+tokens (sentinels, EOS) and content tokens, on the same packed validation
+batches T5X evaluates (`launch.floor.packed_batches`), from the final
+checkpoint with the run's own model gins.
+
+Coefficients:
 
 Reads the final pretraining checkpoint of every AltUp run of a sweep
 (`warm_start.load_checkpoint`: Orbax or legacy T5X), maps the stored coefficients from the rotating frame
@@ -141,6 +149,77 @@ def plot(found: Dict[str, List[tuple]], path: str) -> Optional[str]:
   return path
 
 
+def model_bindings(exp) -> List[str]:
+  """The gin macro bindings of a run that shape its model (ALTUP_K, the
+  model's own overrides such as ALTUP_SELECTION), as 'NAME = value'."""
+  from launch import compose  # pylint: disable=g-import-not-at-top
+  return [f'{name} = {value}' for name, value in
+          compose.gin_bindings(exp).items()
+          if name.isupper() and name not in compose.MANAGED_MACROS
+          + ('USE_CACHED_TASKS', 'BATCH_SIZE')] + (
+              [f'ALTUP_K = {exp.altup_k}']
+              if exp.variant not in compose.BASELINES else [])
+
+
+def run_accuracy_split(exp, batches, vocabulary) -> Dict[str, float]:
+  """Format / content accuracy of a finished pretraining run's final model."""
+  import gin  # pylint: disable=g-import-not-at-top
+  import jax  # pylint: disable=g-import-not-at-top
+  from launch import compose  # pylint: disable=g-import-not-at-top
+  from launch import floor  # pylint: disable=g-import-not-at-top
+  from t5x import models, utils  # pylint: disable=g-import-not-at-top,unused-import
+  params = load_params(os.path.join(exp.model_dir,
+                                    f'checkpoint_{exp.train_steps}'))
+  gin.clear_config()
+  gin.add_config_file_search_path(compose.REPO)
+  gin.parse_config_files_and_bindings(compose.gin_files(exp)[:-1],
+                                      model_bindings(exp))
+  try:
+    model = gin.query_parameter('%MODEL').scoped_configurable_fn()
+    logits = jax.jit(lambda b: model._compute_logits(params, b))  # pylint: disable=protected-access
+    predictions = [np.asarray(logits(b)).argmax(-1) for b in batches]
+  finally:
+    gin.clear_config()
+  return floor.split_accuracy(
+      [b['decoder_target_tokens'] for b in batches],
+      [b['decoder_loss_weights'] for b in batches], predictions,
+      vocabulary.vocab_size, vocabulary.extra_ids)
+
+
+def accuracy_split(jobs, path: str, eval_batches: int) -> Optional[str]:
+  """Writes accuracy_split.csv for every finished pretraining run."""
+  import seqio  # pylint: disable=g-import-not-at-top
+  from launch import compose  # pylint: disable=g-import-not-at-top
+  from launch import floor  # pylint: disable=g-import-not-at-top
+  from tasks import testing  # pylint: disable=g-import-not-at-top
+  done = [j for j in jobs if j.stage == 'pretrain' and os.path.isdir(
+      os.path.join(j.experiment.model_dir,
+                   f'checkpoint_{j.experiment.train_steps}'))]
+  if not done:
+    return None
+  exp = done[0].experiment
+  vocabulary_name = 'offline' if exp.task.startswith(
+      compose.OFFLINE_PREFIX) else 't5'
+  rows = []
+  with testing.use_vocabulary(vocabulary_name):
+    __import__(compose.task_module(exp.task))
+    vocabulary = seqio.get_mixture_or_task(
+        exp.task).output_features['targets'].vocabulary
+    batches = floor.packed_batches(exp.task, exp.feature_lengths,
+                                   'validation', exp.batch_size, eval_batches)
+    for job in done:
+      split = run_accuracy_split(job.experiment, batches, vocabulary)
+      rows.append([job.model, job.seed] + [split[k] for k in (
+          'accuracy', 'format accuracy', 'content accuracy',
+          'format fraction')])
+  with open(path, 'w', newline='') as f:
+    writer = csv.writer(f)
+    writer.writerow(['model', 'seed', 'span accuracy', 'format accuracy',
+                     'content accuracy', 'format fraction'])
+    writer.writerows(rows)
+  return path
+
+
 def main(argv: Sequence[str]) -> None:
   from absl import flags  # pylint: disable=g-import-not-at-top
   from launch import sweeps  # pylint: disable=g-import-not-at-top
@@ -148,12 +227,16 @@ def main(argv: Sequence[str]) -> None:
   f = flags.FLAGS
   out = f.output_dir or f.root
   os.makedirs(out, exist_ok=True)
-  found = collect(sweeps.expand(sweeps.SWEEPS[f.sweep], f.root))
-  if not found:
-    raise SystemExit(f'launch.coefficients: no finished AltUp pretraining run '
-                     f'under {f.root} for --sweep={f.sweep}.')
+  sweep = sweeps.SWEEPS[f.sweep]
+  jobs = sweeps.expand(sweep, f.root)
+  found = collect(jobs)
   written = [write_csv(found, os.path.join(out, 'coefficients.csv')),
-             plot(found, os.path.join(out, 'coefficients.png'))]
+             plot(found, os.path.join(out, 'coefficients.png')),
+             accuracy_split(jobs, os.path.join(out, 'accuracy_split.csv'),
+                            sweeps.eval_batches(sweep))]
+  if not any(written):
+    raise SystemExit(f'launch.coefficients: no finished pretraining run '
+                     f'under {f.root} for --sweep={f.sweep}.')
   print('Wrote ' + ', '.join(p for p in written if p))
 
 

@@ -26,7 +26,7 @@ import collections
 import json
 import math
 import sys
-from typing import Dict, Iterable, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -89,35 +89,73 @@ def floor_metrics(train_counts: Mapping[int, int],
           'format_fraction': n_format / n}
 
 
-def _batches(task: str, lengths: Mapping[str, int], split: str,
-             batch_size: int, num_batches: int, shuffle: bool, seed: int
-             ) -> Tuple[list, list]:
-  """(targets, weights) of T5X-style packed batches of a SeqIO task."""
+def split_accuracy(targets: Sequence[np.ndarray], weights: Sequence[np.ndarray],
+                   predictions: Sequence[np.ndarray], vocab_size: int,
+                   extra_ids: int) -> Dict[str, float]:
+  """Teacher-forced accuracy on format tokens (sentinels, EOS) and on content.
+
+  Args:
+    targets, weights, predictions: matching [batch, length] arrays per batch
+      (predictions: the argmax of the logits).
+    vocab_size, extra_ids: as for `floor_metrics`.
+
+  Returns:
+    {'accuracy', 'format accuracy', 'content accuracy', 'format fraction'}.
+  """
+  hits = {True: 0, False: 0}
+  counts = {True: 0, False: 0}
+  for t, w, p in zip(targets, weights, predictions):
+    mask = np.asarray(w) > 0
+    for target, guess in zip(np.asarray(t)[mask].tolist(),
+                             np.asarray(p)[mask].tolist()):
+      kind = is_format_token(target, vocab_size, extra_ids)
+      counts[kind] += 1
+      hits[kind] += target == guess
+  total = counts[True] + counts[False]
+  if not total:
+    raise ValueError('No evaluation target tokens.')
+  ratio = lambda a, b: a / b if b else float('nan')
+  return {'accuracy': (hits[True] + hits[False]) / total,
+          'format accuracy': ratio(hits[True], counts[True]),
+          'content accuracy': ratio(hits[False], counts[False]),
+          'format fraction': counts[True] / total}
+
+
+def packed_batches(task: str, lengths: Mapping[str, int], split: str,
+                 batch_size: int, num_batches: int, shuffle: bool = False,
+                 seed: int = EVAL_SEED) -> List[Dict[str, np.ndarray]]:
+  """T5X-style packed batches of a SeqIO task (EncDecFeatureConverter).
+
+  With the defaults, T5X's `train_eval` batches of the split: no shuffling,
+  seed 42 (pretrain.gin), so the first `num_batches` are what T5X evaluates.
+  """
   import seqio  # pylint: disable=g-import-not-at-top
   ds = seqio.get_mixture_or_task(task).get_dataset(
       dict(lengths), split=split, shuffle=shuffle, seed=seed,
       use_cached=False)
   ds = seqio.EncDecFeatureConverter(pack=True)(ds, dict(lengths))
   ds = ds.batch(batch_size, drop_remainder=True).take(num_batches)
-  targets, weights = [], []
-  for batch in ds.as_numpy_iterator():
-    targets.append(batch['decoder_target_tokens'])
-    weights.append(batch['decoder_loss_weights'])
-  return targets, weights
+  return list(ds.as_numpy_iterator())
+
+
+def _targets(batches) -> Tuple[list, list]:
+  return ([b['decoder_target_tokens'] for b in batches],
+          [b['decoder_loss_weights'] for b in batches])
 
 
 def compute(task: str, lengths: Mapping[str, int], eval_batches: int,
             batch_size: int, train_batches: int = 100) -> Dict[str, object]:
-  """The floor of `task` (a registered span-corruption task)."""
+  """The floor of `task` (a registered span-corruption task) on its first
+  `eval_batches` validation batches."""
   import seqio  # pylint: disable=g-import-not-at-top
   import tasks  # pylint: disable=g-import-not-at-top,unused-import
   from launch import compose  # pylint: disable=g-import-not-at-top
   __import__(compose.task_module(task))
   vocab = seqio.get_mixture_or_task(task).output_features['targets'].vocabulary
-  train = _batches(task, lengths, 'train', batch_size, train_batches,
-                   shuffle=True, seed=0)
-  evals = _batches(task, lengths, 'validation', batch_size, eval_batches,
-                   shuffle=False, seed=EVAL_SEED)
+  train = _targets(packed_batches(task, lengths, 'train', batch_size,
+                                train_batches, shuffle=True, seed=0))
+  evals = _targets(packed_batches(task, lengths, 'validation', batch_size,
+                                eval_batches))
   result = floor_metrics(target_counts(*train), *evals,
                          vocab_size=vocab.vocab_size,
                          extra_ids=vocab.extra_ids)

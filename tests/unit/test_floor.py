@@ -71,3 +71,16 @@ def test_floor_command_on_the_offline_corpus(tmp_path):
   assert 0.2 < result['format_fraction'] < 0.35
   assert result['format_fraction'] < result['accuracy'] < 0.45
   assert 0 < result['loss'] < result['unigram_loss'] < math.log(8192)
+
+
+def test_split_accuracy_by_token_kind():
+  targets = [np.array([[9, 4, 5, 8, 6, 1, 0]])]
+  weights = [(targets[0] > 0).astype(np.int32)]
+  guesses = [np.array([[9, 4, 4, 4, 6, 1, 3]])]  # misses 5 and sentinel 8
+  split = floor.split_accuracy(targets, weights, guesses, VOCAB, EXTRA)
+  assert split == {'accuracy': pytest.approx(4 / 6),
+                   'format accuracy': pytest.approx(2 / 3),
+                   'content accuracy': pytest.approx(2 / 3),
+                   'format fraction': pytest.approx(0.5)}
+  with pytest.raises(ValueError, match='No evaluation target tokens'):
+    floor.split_accuracy(targets, [np.zeros((1, 7))], guesses, VOCAB, EXTRA)
