@@ -174,6 +174,14 @@ STUDY_VARIANTS = (
     Model('baseline', 1, size='tiny_2d'),
 )
 STUDY_SEEDS = (0, 1, 2)
+# Where AltUp K=2 might lose its edge at this scale, one reading at a time.
+STUDY_ABLATIONS = (
+    Model('baseline', 1), Model('altup', 2),
+    # The decoder output collapsed to d (the stock logits layer).
+    Model('altup', 2, 'sum', (('ALTUP_DECODER_OUTPUT', "'sum'"),)),
+    # The layer sees the predicted block (Gemma 3n's form).
+    Model('altup', 2, 'predicted', (('ALTUP_LAYER_INPUT', "'predicted'"),)),
+)
 STUDY_PRETRAIN_STEPS = 3000
 STUDY_LEARNING_RATE = 0.03
 STUDY_WARMUP_STEPS = 200
@@ -231,6 +239,9 @@ SWEEPS = {
                                              EXTENSION_VARIANTS),
     'offline_study': study_sweep(STUDY_PRETRAIN_STEPS, 300, 32,
                                  STUDY_LEARNING_RATE),
+    'offline_study_ablations': study_sweep(
+        STUDY_PRETRAIN_STEPS, 300, 32, STUDY_LEARNING_RATE, seeds=(0,),
+        variants=STUDY_ABLATIONS),
 }
 
 

@@ -161,6 +161,23 @@ def test_study_sweep_has_a_seed_axis_and_reference_models():
         job.experiment)
 
 
+def test_ablations_share_the_studys_runs_under_one_root():
+  study = {j.name: j for j in sweeps.expand(sweeps.SWEEPS['offline_study'],
+                                            '/s')}
+  ablations = sweeps.expand(sweeps.SWEEPS['offline_study_ablations'], '/s')
+  shared = [j for j in ablations if j.name in study]
+  assert {j.model for j in shared} == {'tiny_baseline_k1', 'tiny_altup_k2'}
+  for job in shared:  # the same command: run once, counted by both
+    assert compose.t5x_args(job.experiment) == compose.t5x_args(
+        study[job.name].experiment)
+  by_model = {j.model: j.experiment for j in ablations
+              if j.stage == 'pretrain'}
+  assert ('ALTUP_DECODER_OUTPUT', "'sum'") in by_model[
+      'tiny_altup_k2_sum'].gin_overrides
+  assert ('ALTUP_LAYER_INPUT', "'predicted'") in by_model[
+      'tiny_altup_k2_predicted'].gin_overrides
+
+
 def test_study_measures_its_floor_and_cost_at_its_own_shapes():
   sweep = sweeps.SWEEPS['offline_study']
   assert sweep.measure and sweeps.eval_batches(sweep) == 10
