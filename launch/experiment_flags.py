@@ -49,7 +49,8 @@ def experiment(overrides) -> compose.Experiment:
   """The Experiment the flags (and --gin.X overrides) describe."""
   if not FLAGS.model_dir:
     raise ValueError('--model_dir is required.')
-  k = FLAGS.altup_k or compose.default_altup_k(FLAGS.variant)
+  k = (compose.default_altup_k(FLAGS.variant) if FLAGS.altup_k is None
+       else FLAGS.altup_k)  # 0 is refused by compose.validate, not replaced
   return compose.Experiment(
       size=FLAGS.size, variant=FLAGS.variant, altup_k=k, run=FLAGS.run,
       task=FLAGS.task, model_dir=FLAGS.model_dir,

@@ -109,11 +109,15 @@ def claim_model_dir(model_dir: str, settings: Settings) -> bool:
 
 def run_all(settings: Settings, model_dir: str, echo=print) -> str:
   """Runs every stage not yet finished; returns the results Markdown."""
+  unknown = [v for v in settings.variants if v not in compose.DENSE_VARIANTS]
+  if unknown:
+    raise ValueError(f'Unknown --variants {unknown}; choose from '
+                     f'{", ".join(compose.DENSE_VARIANTS)}.')
+  jobs = sweeps.expand(settings.sweep(), model_dir)
+  for job in jobs:  # before anything is written
+    compose.validate(job.experiment, local=True)
   resuming = claim_model_dir(model_dir, settings)
   echo(f'{"Resuming" if resuming else "Starting"} offline run in {model_dir}')
-  jobs = sweeps.expand(settings.sweep(), model_dir)
-  for job in jobs:
-    compose.validate(job.experiment, local=True)
   for job in jobs:
     if sweeps.finished(job):
       echo(f'[{job.name}] already finished, skipping')

@@ -279,6 +279,33 @@ def test_local_rejects_bad_flags_before_launch():
   assert '--variant=baseline is the model without AltUp (K=1)' in proc.stderr
 
 
+@pytest.mark.parametrize('flags,message', [
+    (['--variant=altup', '--altup_k=0'], '--altup_k must be an int >= 1, got 0'),
+    (['--variant=altup', '--seed=-3'], '--seed must be an int >= 0'),
+    (['--variant=altup', '--options=fast'], "Unknown option 'fast'"),
+])
+def test_local_refuses_k0_negative_seed_and_unknown_options(flags, message):
+  proc = subprocess.run(
+      [sys.executable, '-m', 'launch.local', *flags, '--model_dir=/tmp/x',
+       '--train_steps=1', '--dry_run'],
+      cwd=compose.REPO, capture_output=True, text=True, check=False,
+      env=dict(os.environ, PYTHONPATH=compose.REPO))
+  assert proc.returncode != 0
+  assert message in proc.stderr
+
+
+@pytest.mark.parametrize('settings,message', [
+    (offline.Settings('tiny', ('baseline', 'fancy'), 2, 10, 5, 8),
+     "Unknown --variants \\['fancy'\\]"),
+    (offline.Settings('tiny', ('baseline', 'altup'), 0, 10, 5, 8),
+     '--altup_k must be an int >= 1'),
+])
+def test_offline_bad_flags_write_nothing(tmp_path, settings, message):
+  with pytest.raises(ValueError, match=message):
+    offline.run_all(settings, str(tmp_path / 'run'))
+  assert not (tmp_path / 'run').exists()  # the corrected command still runs
+
+
 def test_markdown_table_leaves_missing_values_blank(tmp_path):
   md = report.write_table(str(tmp_path / 'r'), ('model', 'acc'),
                           [('a', 0.5), ('b', None)])
