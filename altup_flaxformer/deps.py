@@ -2,9 +2,11 @@
 
 import importlib
 
+# requirements-t5x.txt, not the `[t5x]` extra: flaxformer's wheel lacks the
+# gin configs our model gins include, so it must be an editable clone.
 INSTALL_HINT = (
-    "pip install -e '.[t5x]'  (installs t5x, flaxformer, airio, clu and "
-    "jestimator from GitHub; see README 'Install')")
+    'pip install -r requirements-t5x.txt  (from the repository root; installs '
+    't5x, flaxformer (editable clone), airio, clu and jestimator from GitHub)')
 
 
 def require(module: str):

@@ -44,3 +44,11 @@ def test_missing_file_is_a_plain_gin_error(namespace_package):
   gin_compat.install()
   with pytest.raises(IOError, match='Unable to open file'):
     gin.parse_config_file('altup_nspkg_test/configs/models/missing.gin')
+
+
+def test_missing_t5x_names_the_install_that_keeps_flaxformers_gins():
+  from altup_flaxformer import deps  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ImportError,
+                     match=r'pip install -r requirements-t5x\.txt'):
+    deps.require('t5x_not_installed_anywhere')
+  assert "'.[t5x]'" not in deps.INSTALL_HINT
