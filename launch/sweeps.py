@@ -237,10 +237,10 @@ SWEEPS = {
     'extensions': paper_sweep(('small', 'base'), EXTENSION_VARIANTS),
     'offline_tiny_extensions': offline_sweep(300, 600, 32,
                                              EXTENSION_VARIANTS),
-    'offline_study': study_sweep(STUDY_PRETRAIN_STEPS, 300, 32,
+    'offline_study': study_sweep(STUDY_PRETRAIN_STEPS, 600, 32,
                                  STUDY_LEARNING_RATE),
     'offline_study_ablations': study_sweep(
-        STUDY_PRETRAIN_STEPS, 300, 32, STUDY_LEARNING_RATE, seeds=(0,),
+        STUDY_PRETRAIN_STEPS, 600, 32, STUDY_LEARNING_RATE, seeds=(0,),
         variants=STUDY_ABLATIONS),
 }
 
