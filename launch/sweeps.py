@@ -342,8 +342,9 @@ def mark_done(job: Job) -> None:
 
 def archive(jobs: Sequence[Job], root: str, dest: str) -> List[str]:
   """Copies finished jobs' results (summaries, config.gin, model-info.txt,
-  DONE; no checkpoints or logs) from under `root` to the same place under
-  `dest`, e.g. to commit a study's raw results. Returns the copied dirs."""
+  DONE; no checkpoints, logs or per-example predictions) from under `root` to
+  the same place under `dest`, e.g. to commit a study's raw results. Returns
+  the copied dirs."""
   import shutil  # pylint: disable=g-import-not-at-top
   copied = []
   for job in jobs:
@@ -352,7 +353,8 @@ def archive(jobs: Sequence[Job], root: str, dest: str) -> List[str]:
     src = job.experiment.model_dir
     target = os.path.join(dest, os.path.relpath(src, root))
     shutil.copytree(src, target, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns('checkpoint_*', '*.log'))
+                    ignore=shutil.ignore_patterns(
+                        'checkpoint_*', '*.log', '*-[0-9]*.jsonl'))
     if not os.path.exists(os.path.join(target, DONE_FILE)):
       with open(os.path.join(target, DONE_FILE), 'w') as f:
         f.write(f'{job.experiment.train_steps}\n')

@@ -201,7 +201,8 @@ def test_archive_keeps_results_not_checkpoints_and_stays_finished(tmp_path):
                       f'checkpoint_{pre.experiment.train_steps}')
   os.makedirs(os.path.join(pre.experiment.model_dir, 'training_eval'))
   os.makedirs(ckpt)
-  for name in ('config.gin', 't5x_pretrain.log', 'training_eval/events.x'):
+  for name in ('config.gin', 't5x_pretrain.log', 'training_eval/events.x',
+               'training_eval/task-003000.jsonl'):
     with open(os.path.join(pre.experiment.model_dir, name), 'w') as f:
       f.write('x')
   assert sweeps.finished(pre) and not sweeps.finished(fine)
@@ -209,6 +210,7 @@ def test_archive_keeps_results_not_checkpoints_and_stays_finished(tmp_path):
   target = tmp_path / 'out' / 'tiny_recycled_k2' / 'seed_1' / 'pretrain'
   assert copied == [str(target)]
   assert sorted(os.listdir(target)) == ['DONE', 'config.gin', 'training_eval']
+  assert os.listdir(target / 'training_eval') == ['events.x']
   # Restored on another machine, the archived run counts as finished.
   restored = sweeps.select(sweeps.expand(sweeps.SWEEPS['offline_study'],
                                          str(tmp_path / 'out')),
