@@ -274,6 +274,7 @@ def run_rows(jobs) -> List[Dict[str, object]]:
                  loss_curve=loss, steps=exp.train_steps,
                  variant=exp.variant, size=exp.size)
       row['final step'] = accuracy[-1][0] if accuracy else None
+      row['complete'] = row['final step'] == exp.train_steps
       row['early loss'] = loss[0][1] if loss else None
       row['final loss'] = last(loss)
       row['span accuracy'] = last(accuracy)
@@ -342,7 +343,8 @@ def seeded_table(jobs, floor: Optional[Dict] = None,
                if r.get('variant') in compose.BASELINES}
   for run in runs:
     base = baselines.get((run['seed'], run.get('size')))
-    if base is None or base is run:
+    if base is None or base is run or not (run.get('complete')
+                                           and base.get('complete')):
       continue
     run['speed-up'] = speedup_at_equal_quality(
         time_curve(run.get('accuracy_curve') or [], _seconds(run)),
@@ -356,7 +358,8 @@ def seeded_table(jobs, floor: Optional[Dict] = None,
                  f'{floor["loss"]:.4f}', f'{floor["loss"]:.4f}',
                  f'{floor["accuracy"]:.4f}', '', ''])
   for model, group in models.items():
-    done = [r for r in group if r.get('span accuracy') is not None]
+    # Only finished runs count; an unfinished one shows in the per-run table.
+    done = [r for r in group if r.get('complete')]
     speedups = [r.get('speed-up') for r in done]
     n_speedup = sum(s is not None for s in speedups)
     speedup = format_mean_std(speedups, 2)
@@ -399,7 +402,7 @@ def plot_seeded_curves(jobs, path: str, floor: Optional[Dict] = None,
     import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   except ImportError:
     return None
-  runs = [r for r in run_rows(jobs) if r.get('accuracy_curve')]
+  runs = [r for r in run_rows(jobs) if r.get('complete')]
   if not runs:
     return None
   axes_x = [('steps', lambda r: 1.0)]

@@ -144,7 +144,7 @@ def _fake_study(root, accuracies):
                         'altup_offline_span_corruption'),
            [(s, {'accuracy': a,
                  'cross_ent_loss_per_all_target_tokens': 6.0 - 5 * a})
-            for s, a in zip(steps, curve)])
+            for s, a in zip(steps, curve) if a is not None])
   return jobs
 
 
@@ -163,7 +163,9 @@ def test_seeded_table_means_stds_floor_and_speedup_per_seed(tmp_path):
       ('tiny_baseline_k1', 1): [0.30, 0.34, 0.38],
       ('tiny_altup_k2', 0): [0.34, 0.36, 0.37],
       ('tiny_altup_k2', 1): [0.33, 0.38, 0.39],  # baseline 1 never gets there
-      ('tiny_2d_baseline_k1', 0): [0.35, 0.40, 0.42]})
+      ('tiny_2d_baseline_k1', 0): [0.35, 0.40, 0.42],
+      # Stopped after 2 of 3 evaluations: not a seed of the means yet.
+      ('tiny_recycled_k2', 0): [0.30, 0.31, None]})
   floor = {'accuracy': 0.303, 'loss': 5.15}
   header, rows, run_header, runs = report.seeded_table(jobs, floor, BENCH)
   table = {r[0]: dict(zip(header, r)) for r in rows}
@@ -178,9 +180,13 @@ def test_seeded_table_means_stds_floor_and_speedup_per_seed(tmp_path):
   # baseline never reaches altup's 0.39.
   assert altup['speed-up at equal accuracy'] == '0.67 (1/2 seeds)'
   assert table['tiny_2d_baseline_k1']['step time (ms)'] == '300.0'
+  assert table['tiny_recycled_k2']['seeds'] == 0
+  assert table['tiny_recycled_k2']['span accuracy'] == ''
   assert table['tiny_altup_k2_same']['seeds'] == 0  # not run: no numbers
   assert table['tiny_altup_k2_same']['span accuracy'] == ''
   per_run = {(r[0], r[1]): dict(zip(run_header, r)) for r in runs}
+  assert per_run[('tiny_recycled_k2', 0)]['final step'] == 2000
+  assert per_run[('tiny_recycled_k2', 0)]['speed-up at equal accuracy'] is None
   assert per_run[('tiny_altup_k2', 1)]['speed-up at equal accuracy'] is None
   assert per_run[('tiny_altup_k2', 0)]['early loss'] == pytest.approx(
       6.0 - 5 * 0.34)
