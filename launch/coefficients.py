@@ -134,8 +134,7 @@ def plot(found: Dict[str, List[tuple]], path: str) -> Optional[str]:
                 for _, rows in runs]
     mean = np.mean(per_seed, axis=0)
     k = len(runs[0][1][0]['g'])
-    image = ax.imshow(mean, cmap='coolwarm', vmin=-1.5, vmax=1.5,
-                      aspect='auto')
+    image = ax.imshow(mean, cmap='coolwarm', vmin=-2, vmax=2, aspect='auto')
     ax.set_xticks(range(k * k + k))
     ax.set_xticklabels([f'p{i}{j}' for i in range(k) for j in range(k)]
                        + [f'g{i}' for i in range(k)], rotation=90, fontsize=6)
