@@ -28,6 +28,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from altup_flaxformer import altup
+from launch import compose
 
 STACKS = ('encoder', 'decoder')
 _SELECTION = re.compile(r"^ALTUP_SELECTION\s*=\s*'(\w+)'", re.M)
@@ -93,7 +94,7 @@ def collect(jobs) -> Dict[str, List[tuple]]:
   found: Dict[str, List[tuple]] = {}
   for job in jobs:
     exp = job.experiment
-    ckpt = os.path.join(exp.model_dir, f'checkpoint_{exp.train_steps}')
+    ckpt = compose.final_checkpoint(exp)
     if job.stage != 'pretrain' or not os.path.isdir(ckpt):
       continue
     rows = layer_rows(load_params(ckpt), run_selection(exp.model_dir))
@@ -151,24 +152,20 @@ def plot(found: Dict[str, List[tuple]], path: str) -> Optional[str]:
 def model_bindings(exp) -> List[str]:
   """The gin macro bindings of a run that shape its model (ALTUP_K, the
   model's own overrides such as ALTUP_SELECTION), as 'NAME = value'."""
-  from launch import compose  # pylint: disable=g-import-not-at-top
+  run_only = (set(compose.MANAGED_MACROS) - {'ALTUP_K'}) | {
+      'USE_CACHED_TASKS', 'BATCH_SIZE'}
   return [f'{name} = {value}' for name, value in
           compose.gin_bindings(exp).items()
-          if name.isupper() and name not in compose.MANAGED_MACROS
-          + ('USE_CACHED_TASKS', 'BATCH_SIZE')] + (
-              [f'ALTUP_K = {exp.altup_k}']
-              if exp.variant not in compose.BASELINES else [])
+          if name.isupper() and name not in run_only]
 
 
 def run_accuracy_split(exp, batches, vocabulary) -> Dict[str, float]:
   """Format / content accuracy of a finished pretraining run's final model."""
   import gin  # pylint: disable=g-import-not-at-top
   import jax  # pylint: disable=g-import-not-at-top
-  from launch import compose  # pylint: disable=g-import-not-at-top
   from launch import floor  # pylint: disable=g-import-not-at-top
   from t5x import models, utils  # pylint: disable=g-import-not-at-top,unused-import
-  params = load_params(os.path.join(exp.model_dir,
-                                    f'checkpoint_{exp.train_steps}'))
+  params = load_params(compose.final_checkpoint(exp))
   gin.clear_config()
   gin.add_config_file_search_path(compose.REPO)
   gin.parse_config_files_and_bindings(compose.gin_files(exp)[:-1],
@@ -188,19 +185,15 @@ def run_accuracy_split(exp, batches, vocabulary) -> Dict[str, float]:
 def accuracy_split(jobs, path: str, eval_batches: int) -> Optional[str]:
   """Writes accuracy_split.csv for every finished pretraining run."""
   import seqio  # pylint: disable=g-import-not-at-top
-  from launch import compose  # pylint: disable=g-import-not-at-top
   from launch import floor  # pylint: disable=g-import-not-at-top
   from tasks import testing  # pylint: disable=g-import-not-at-top
-  done = [j for j in jobs if j.stage == 'pretrain' and os.path.isdir(
-      os.path.join(j.experiment.model_dir,
-                   f'checkpoint_{j.experiment.train_steps}'))]
+  done = [j for j in jobs if j.stage == 'pretrain'
+          and os.path.isdir(compose.final_checkpoint(j.experiment))]
   if not done:
     return None
   exp = done[0].experiment
-  vocabulary_name = 'offline' if exp.task.startswith(
-      compose.OFFLINE_PREFIX) else 't5'
   rows = []
-  with testing.use_vocabulary(vocabulary_name):
+  with testing.use_vocabulary(compose.vocabulary_name(exp.task)):
     __import__(compose.task_module(exp.task))
     vocabulary = seqio.get_mixture_or_task(
         exp.task).output_features['targets'].vocabulary

@@ -183,6 +183,16 @@ def _flag_for(macro: str) -> str:
           'train/utils.DatasetConfig.seed': '--seed'}[macro]
 
 
+def vocabulary_name(task: str) -> str:
+  """The tasks.vocab name a task's runs use: 'offline' for altup_offline_*."""
+  return 'offline' if task.startswith(OFFLINE_PREFIX) else 't5'
+
+
+def final_checkpoint(exp: Experiment) -> str:
+  """<model_dir>/checkpoint_<train_steps>: what a finished train run leaves."""
+  return os.path.join(exp.model_dir, f'checkpoint_{exp.train_steps}')
+
+
 def task_module(task: str) -> str:
   """The module whose import registers `task`."""
   return 'tasks.offline' if task.startswith(OFFLINE_PREFIX) else (

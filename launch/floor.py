@@ -169,8 +169,7 @@ def write(path: Optional[str], task: str, lengths: Mapping[str, int],
   """Computes the floor with the task's vocabulary; writes JSON to `path`."""
   from launch import compose  # pylint: disable=g-import-not-at-top
   from tasks import testing  # pylint: disable=g-import-not-at-top
-  vocabulary = 'offline' if task.startswith(compose.OFFLINE_PREFIX) else 't5'
-  with testing.use_vocabulary(vocabulary):
+  with testing.use_vocabulary(compose.vocabulary_name(task)):
     result = compute(task, lengths, eval_batches, batch_size)
   if path:
     with open(path, 'w') as out:

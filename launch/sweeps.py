@@ -330,9 +330,8 @@ def finished(job: Job) -> bool:
   """The job's final checkpoint is there, or its DONE marker (archived runs
   keep their summaries and the marker, not their checkpoints)."""
   exp = job.experiment
-  return os.path.isdir(os.path.join(
-      exp.model_dir, f'checkpoint_{exp.train_steps}')) or os.path.exists(
-          os.path.join(exp.model_dir, DONE_FILE))
+  return os.path.isdir(compose.final_checkpoint(exp)) or os.path.exists(
+      os.path.join(exp.model_dir, DONE_FILE))
 
 
 def mark_done(job: Job) -> None:
@@ -392,8 +391,7 @@ def benchmark_command(sweep: Sweep, root: str, python: str = 'python'
                       ) -> List[str]:
   """The cost benchmark at the sweep's size, batch, lengths and options."""
   from tasks import vocab  # pylint: disable=g-import-not-at-top
-  vocabulary = 'offline' if sweep.pretrain_task.startswith(
-      compose.OFFLINE_PREFIX) else 't5'
+  vocabulary = compose.vocabulary_name(sweep.pretrain_task)
   return [python, '-m', 'benchmarks.altup_cost', f'--size={sweep.sizes[0]}',
           f'--batch={sweep.batch_size}',
           f'--inputs_length={sweep.pretrain_lengths["inputs"]}',
