@@ -193,7 +193,8 @@ def accuracy_split(jobs, path: str, eval_batches: int) -> Optional[str]:
     return None
   exp = done[0].experiment
   rows = []
-  with testing.use_vocabulary(compose.vocabulary_name(exp.task)):
+  with testing.use_vocabulary(
+      compose.vocabulary_name(exp.task, exp.vocabulary)):
     __import__(compose.task_module(exp.task))
     vocabulary = seqio.get_mixture_or_task(
         exp.task).output_features['targets'].vocabulary

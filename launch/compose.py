@@ -4,7 +4,7 @@ An `Experiment` names a size, a variant, K, a run (pretrain / finetune / eval /
 infer) and a task; `t5x_command` turns it into
 
   python -m t5x.<mode> --gin_search_paths=<repo> --gin_file=gin/models/<size>.gin
-      --gin_file=gin/variants/<variant>.gin [--gin_file=tasks/gin/offline_vocab.gin]
+      --gin_file=gin/variants/<variant>.gin [--gin_file=tasks/gin/<vocab>.gin]
       --gin_file=t5x/configs/runs/<run>.gin --gin.ALTUP_K=... --gin.X=...
 
 `validate` rejects bad input before anything launches, with an error that
@@ -45,7 +45,12 @@ RUNS = {
     'infer': ('infer', 't5x/configs/runs/infer.gin'),
 }
 OFFLINE_PREFIX = 'altup_offline_'
-OFFLINE_VOCAB_GIN = 'tasks/gin/offline_vocab.gin'
+# tasks.vocab names -> the gin that switches model and tasks to it (the model
+# gins' own vocabulary, 't5', needs none).
+VOCABULARY_GINS = {'t5': None, 'offline': 'tasks/gin/offline_vocab.gin',
+                   'bytes': 'tasks/gin/byte_vocab.gin'}
+# Tasks made for one vocabulary (ByT5's span lengths are in bytes).
+TASK_VOCABULARIES = {'altup_offline_byte_span_corruption': 'bytes'}
 # Macros the launcher sets itself; a --gin.X override of one is a conflict.
 MANAGED_MACROS = ('ALTUP_K', 'MODEL_DIR', 'RANDOM_SEED', 'MIXTURE_OR_TASK_NAME',
                   'MIXTURE_OR_TASK_MODULE', 'TASK_FEATURE_LENGTHS',
@@ -71,6 +76,8 @@ class Experiment:
     checkpoint: INITIAL_CHECKPOINT_PATH (finetune) / CHECKPOINT_PATH.
     scan: add gin/options/scan.gin.
     options: other gin/options/<name>.gin files (see OPTIONS).
+    vocabulary: a tasks.vocab name (VOCABULARY_GINS) for model and tasks
+      (None: the task's, see `vocabulary_name`).
     seed: train runs: T5X's RANDOM_SEED (parameter init, dropout) and the
       train data's shuffle and span-corruption seed; recorded in the run's
       config.gin. Same command and seed: same run.
@@ -89,6 +96,7 @@ class Experiment:
   checkpoint: Optional[str] = None
   scan: bool = False
   options: Tuple[str, ...] = ()
+  vocabulary: Optional[str] = None
   seed: int = 0
   num_partitions: Optional[int] = None
   gin_overrides: Tuple[Tuple[str, str], ...] = ()
@@ -147,6 +155,13 @@ def validate(exp: Experiment, registered_tasks: Optional[Sequence[str]] = None,
         f'of size {exp.size!r}: some blocks would never be computed.')
   for option in exp.options:
     choose('option', option, OPTIONS)
+  if exp.vocabulary is not None:
+    choose('vocabulary', exp.vocabulary, tuple(VOCABULARY_GINS))
+  needed = TASK_VOCABULARIES.get(exp.task)
+  if needed and vocabulary_name(exp.task, exp.vocabulary) != needed:
+    raise ValueError(f'Task {exp.task!r} is made for the {needed!r} '
+                     f'vocabulary; drop --vocabulary={exp.vocabulary} or use '
+                     f'--vocabulary={needed}.')
   if isinstance(exp.seed, bool) or not isinstance(exp.seed, int) or (
       exp.seed < 0):
     raise ValueError(f'--seed must be an int >= 0, got {exp.seed!r}.')
@@ -183,8 +198,14 @@ def _flag_for(macro: str) -> str:
           'train/utils.DatasetConfig.seed': '--seed'}[macro]
 
 
-def vocabulary_name(task: str) -> str:
-  """The tasks.vocab name a task's runs use: 'offline' for altup_offline_*."""
+def vocabulary_name(task: str, vocabulary: Optional[str] = None) -> str:
+  """The tasks.vocab name a task's runs use: `vocabulary` if given, else the
+  task's own ('bytes' for the byte-level tasks, 'offline' for the other
+  altup_offline_* tasks, 't5' for the rest)."""
+  if vocabulary:
+    return vocabulary
+  if task in TASK_VOCABULARIES:
+    return TASK_VOCABULARIES[task]
   return 'offline' if task.startswith(OFFLINE_PREFIX) else 't5'
 
 
@@ -219,8 +240,9 @@ def gin_files(exp: Experiment) -> List[str]:
   if exp.scan:
     files.append('gin/options/scan.gin')
   files += [f'gin/options/{option}.gin' for option in exp.options]
-  if exp.task.startswith(OFFLINE_PREFIX):
-    files.append(OFFLINE_VOCAB_GIN)
+  vocabulary_gin = VOCABULARY_GINS[vocabulary_name(exp.task, exp.vocabulary)]
+  if vocabulary_gin:
+    files.append(vocabulary_gin)
   return files + [run_gin(exp)]
 
 
@@ -275,6 +297,8 @@ def t5x_command(exp: Experiment, python: str = 'python') -> List[str]:
 DEFAULT_FEATURE_LENGTHS = {
     'altup_c4_span_corruption': {'inputs': 512, 'targets': 114},
     'altup_offline_span_corruption': {'inputs': 128, 'targets': 32},
+    # ByT5's spans (mean 20 bytes): t5's random_spans_helper gives 24 targets.
+    'altup_offline_byte_span_corruption': {'inputs': 128, 'targets': 24},
     'altup_offline_sentiment': {'inputs': 128, 'targets': 4},
     'altup_squad': {'inputs': 512, 'targets': 64},
     'altup_trivia_qa_closed_book': {'inputs': 128, 'targets': 32},

@@ -30,6 +30,10 @@ def define(size: str, task: str) -> None:
   flags.DEFINE_bool('scan', False, 'Scanned stacks (gin/options/scan.gin).')
   flags.DEFINE_list('options', [], 'gin/options/<name>.gin files to add, '
                     f'from: {", ".join(compose.OPTIONS)}.')
+  flags.DEFINE_enum('vocabulary', None, tuple(compose.VOCABULARY_GINS),
+                    'Vocabulary of model and tasks (default: the task\'s: '
+                    '\'bytes\' for byte-level tasks, \'offline\' for the '
+                    'other altup_offline_* tasks, else T5\'s).')
   flags.DEFINE_integer('seed', 0, 'RANDOM_SEED and the train data seed of '
                        'train runs (recorded in <model_dir>/config.gin).')
   flags.DEFINE_integer('num_partitions', None, 'Model-parallel partitions.')
@@ -59,7 +63,8 @@ def experiment(overrides) -> compose.Experiment:
                        else compose.default_feature_lengths(FLAGS.task)),
       train_steps=FLAGS.train_steps, batch_size=FLAGS.batch_size,
       checkpoint=FLAGS.checkpoint, scan=FLAGS.scan,
-      options=tuple(FLAGS.options), seed=FLAGS.seed,
+      options=tuple(FLAGS.options), vocabulary=FLAGS.vocabulary,
+      seed=FLAGS.seed,
       num_partitions=FLAGS.num_partitions, gin_overrides=overrides)
 
 

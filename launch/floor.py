@@ -165,12 +165,16 @@ def compute(task: str, lengths: Mapping[str, int], eval_batches: int,
 
 
 def write(path: Optional[str], task: str, lengths: Mapping[str, int],
-          eval_batches: int, batch_size: int) -> Dict[str, object]:
-  """Computes the floor with the task's vocabulary; writes JSON to `path`."""
+          eval_batches: int, batch_size: int,
+          vocabulary: Optional[str] = None) -> Dict[str, object]:
+  """Computes the floor with `vocabulary` (default: the task's, as the
+  launchers choose it); writes JSON to `path`."""
   from launch import compose  # pylint: disable=g-import-not-at-top
   from tasks import testing  # pylint: disable=g-import-not-at-top
-  with testing.use_vocabulary(compose.vocabulary_name(task)):
+  vocabulary = compose.vocabulary_name(task, vocabulary)
+  with testing.use_vocabulary(vocabulary):
     result = compute(task, lengths, eval_batches, batch_size)
+  result['vocabulary'] = vocabulary
   if path:
     with open(path, 'w') as out:
       json.dump(result, out, indent=2)
@@ -190,15 +194,18 @@ def main(argv: Sequence[str]) -> None:
     sys.exit(f'launch.floor: no default feature lengths for {f.task!r}; set '
              '--feature_lengths=inputs=...,targets=...')
   print(json.dumps(write(f.output, f.task, lengths, f.eval_batches,
-                         f.batch_size), indent=2))
+                         f.batch_size, f.vocabulary), indent=2))
 
 
 def define_flags() -> None:
   from absl import flags  # pylint: disable=g-import-not-at-top
-  flags.DEFINE_string('task', 'altup_offline_span_corruption',
+  from launch import compose  # pylint: disable=g-import-not-at-top
+  flags.DEFINE_string('task', 'altup_offline_byte_span_corruption',
                       'A registered span-corruption task.')
   flags.DEFINE_string('feature_lengths', None,
                       'e.g. inputs=128,targets=32 (default: the task\'s).')
+  flags.DEFINE_enum('vocabulary', None, tuple(compose.VOCABULARY_GINS),
+                    'The runs\' vocabulary (default: the task\'s).')
   flags.DEFINE_integer('eval_batches', 10, 'train.eval_steps of the runs.')
   flags.DEFINE_integer('batch_size', 32, 'BATCH_SIZE of the runs.')
   flags.DEFINE_string('output', None, 'Also write the JSON here.')

@@ -3,14 +3,18 @@ r"""The offline default run: baseline vs AltUp on real data, on this machine.
   python -m launch.offline --model_dir=/tmp/altup_offline
 
 For each variant (default: the tiny baseline and tiny AltUp K=2) it pretrains
-on `altup_offline_span_corruption` (Wikipedia excerpt + BBC News), finetunes
-the final checkpoint on `altup_offline_sentiment` (Rotten Tomatoes), and
-prints a side-by-side table (span accuracy and loss on held-out text,
-sentiment accuracy, steps/s), also written to <model_dir>/results.{md,csv}.
+on `altup_offline_byte_span_corruption` (ByT5's span corruption on Wikipedia
+excerpt + BBC News, in bytes), finetunes the final checkpoint on
+`altup_offline_sentiment` (Rotten Tomatoes), and prints a side-by-side table
+(span accuracy and loss on held-out text, sentiment accuracy, steps/s) with
+the floor of a model that learned no language (launch.floor), also written to
+<model_dir>/results.{md,csv}.
 
-It is the `offline_tiny` sweep of launch/sweeps.py restricted to these
-variants and budgets. Layout: <model_dir>/<size>_<variant>_k<K>/{pretrain,
-finetune_sentiment}. A model dir keeps the
+It is the evidence study's protocol (`offline_study` in launch/sweeps.py:
+seed 0, learning rate warmed up to 0.03 then decayed linearly to 0) for
+these variants and shorter budgets. Layout: <model_dir>/floor.json,
+<model_dir>/<size>_<variant>_k<K>/{pretrain, finetune_sentiment}. A model
+dir keeps the
 settings it was started with in run_config.json: rerunning with the same
 settings resumes (finished stages are skipped, T5X resumes unfinished ones
 from their last checkpoint); different settings are refused.
@@ -40,12 +44,17 @@ def define_flags() -> None:
                     'Variants to compare (baseline, altup, recycled).')
   flags.DEFINE_integer('altup_k', 2, 'K of the AltUp variants.')
   flags.DEFINE_enum('size', 'tiny', tuple(compose.SIZE_LAYERS), 'Model size.')
-  flags.DEFINE_integer('pretrain_steps', 300, 'Span-corruption steps.')
-  flags.DEFINE_integer('finetune_steps', 600, 'Sentiment finetuning steps.')
+  flags.DEFINE_integer('pretrain_steps', PRETRAIN_STEPS,
+                       'Span-corruption steps.')
+  flags.DEFINE_integer('finetune_steps', FINETUNE_STEPS,
+                       'Sentiment finetuning steps.')
   flags.DEFINE_integer('batch_size', 32, 'Batch size of both stages.')
 
 
+PRETRAIN_STEPS = 1000
+FINETUNE_STEPS = 300
 CONFIG_FILE = 'run_config.json'
+FLOOR_FILE = 'floor.json'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,10 +67,11 @@ class Settings:
   batch_size: int
 
   def sweep(self) -> sweeps.Sweep:
-    """The offline_tiny sweep with these models and budgets."""
+    """The study's protocol with these models and budgets, seed 0."""
     return dataclasses.replace(
-        sweeps.offline_sweep(self.pretrain_steps, self.finetune_steps,
-                             self.batch_size),
+        sweeps.study_sweep(self.pretrain_steps, self.finetune_steps,
+                           self.batch_size, sweeps.STUDY_LEARNING_RATE,
+                           seeds=None),
         sizes=(self.size,),
         variants=tuple(
             sweeps.Model(v, 1 if v == 'baseline' else self.altup_k)
@@ -107,6 +117,19 @@ def claim_model_dir(model_dir: str, settings: Settings) -> bool:
   return False
 
 
+def write_floor(sweep: sweeps.Sweep, model_dir: str, echo=print):
+  """<model_dir>/floor.json (launch.floor on the pretraining task), once."""
+  from launch import floor  # pylint: disable=g-import-not-at-top
+  path = os.path.join(model_dir, FLOOR_FILE)
+  if os.path.exists(path):
+    with open(path) as f:
+      return json.load(f)
+  echo(f'[floor] computing {path}')
+  return floor.write(path, sweep.pretrain_task, sweep.pretrain_lengths,
+                     sweeps.eval_batches(sweep), sweep.batch_size,
+                     sweep.vocabulary)
+
+
 def run_all(settings: Settings, model_dir: str, echo=print) -> str:
   """Runs every stage not yet finished; returns the results Markdown."""
   unknown = [v for v in settings.variants if v not in compose.DENSE_VARIANTS]
@@ -118,13 +141,14 @@ def run_all(settings: Settings, model_dir: str, echo=print) -> str:
     compose.validate(job.experiment, local=True)
   resuming = claim_model_dir(model_dir, settings)
   echo(f'{"Resuming" if resuming else "Starting"} offline run in {model_dir}')
+  floor_result = write_floor(settings.sweep(), model_dir, echo)
   for job in jobs:
     if sweeps.finished(job):
       echo(f'[{job.name}] already finished, skipping')
     else:
       runner.run(job.experiment, echo=echo)
       sweeps.mark_done(job)
-  header, rows = report.sweep_table(jobs)
+  header, rows = report.sweep_table(jobs, floor=floor_result)
   md = report.write_table(os.path.join(model_dir, 'results'), header, rows)
   report.plot_quality_vs_time(jobs, os.path.join(model_dir,
                                                  'quality_vs_time.png'))

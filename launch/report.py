@@ -16,6 +16,9 @@ from launch import compose
 Series = List[Tuple[int, float]]
 
 
+FLOOR_ROW = 'floor (no language)'  # the first row of a table with a floor
+
+
 def _events(path: str):
   """Event protos of one events file (TensorFlow's reader, else TensorBoard's)."""
   try:
@@ -175,11 +178,13 @@ def speedup_at_equal_quality(curve: Series, baseline: Series
   return t_base / t_model if t_model and t_base else None
 
 
-def sweep_table(jobs) -> Tuple[List[str], List[List]]:
+def sweep_table(jobs, floor: Optional[Dict] = None
+                ) -> Tuple[List[str], List[List]]:
   """(header, rows): one row per model of a sweep (see launch.sweeps.Job).
 
   Every benchmark of the sweep gets its columns (sweeps.BENCHMARK_METRICS) even
-  before any run of it exists; missing values are None.
+  before any run of it exists; missing values are None. `floor`: launch.floor's
+  result, shown as a first row.
   """
   from launch import sweeps  # pylint: disable=g-import-not-at-top
   models: Dict[str, Dict[str, object]] = {}
@@ -220,6 +225,9 @@ def sweep_table(jobs) -> Tuple[List[str], List[List]]:
                           for n in ns]
   rows = [[name] + [row.get(h) for h in header[1:]]
           for name, row in models.items()]
+  if floor:
+    rows.insert(0, [FLOOR_ROW, None, floor['accuracy'], floor['loss']]
+                + [None] * (len(header) - 4))
   return header, rows
 
 
@@ -354,7 +362,7 @@ def seeded_table(jobs, floor: Optional[Dict] = None,
     models.setdefault(str(run['model']), []).append(run)
   rows = []
   if floor:
-    rows.append(['floor (no language)', '', '', '', '',
+    rows.append([FLOOR_ROW, '', '', '', '',
                  f'{floor["loss"]:.4f}', f'{floor["loss"]:.4f}',
                  f'{floor["accuracy"]:.4f}', '', ''])
   for model, group in models.items():

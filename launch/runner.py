@@ -1,7 +1,9 @@
 """Runs a composed T5X command as a subprocess with visible progress."""
 
+import contextlib
 import os
 import re
+import socket
 import subprocess
 import sys
 from typing import Optional
@@ -34,9 +36,67 @@ def _is_number(text: str) -> bool:
     return False
 
 
+LOCK_FILE = 'RUNNING'  # '<host> <pid>' of the process training a model dir
+
+
+class Busy(RuntimeError):
+  """Another live process on this host is running the same model dir."""
+
+
+def _alive(pid: int) -> bool:
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    return True
+  return True
+
+
+@contextlib.contextmanager
+def model_dir_lock(model_dir: str):
+  """Holds <model_dir>/RUNNING while a job runs there.
+
+  Two T5X processes writing one model dir corrupt each other's checkpoints
+  (e.g. two sweeps started on one root). A lock left by a killed process
+  (its pid is gone) is taken over; one held on another host is trusted.
+
+  Raises:
+    Busy: a live process holds the lock.
+  """
+  os.makedirs(model_dir, exist_ok=True)
+  path = os.path.join(model_dir, LOCK_FILE)
+  me = f'{socket.gethostname()} {os.getpid()}'
+  for _ in range(2):
+    try:
+      fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+      with open(path) as f:
+        host, _, pid = f.read().strip().partition(' ')
+      if host == socket.gethostname() and pid.isdigit() and not _alive(
+          int(pid)):
+        os.remove(path)  # stale: its process was killed
+        continue
+      raise Busy(f'{model_dir} is being trained by process {pid} on {host} '
+                 f'({path}); wait for it, or stop it and delete {path}.')
+    with os.fdopen(fd, 'w') as f:
+      f.write(me + '\n')
+    break
+  try:
+    yield
+  finally:
+    os.remove(path)
+
+
 def run(exp: compose.Experiment, log_path: Optional[str] = None,
         echo=print) -> None:
-  """Runs T5X for `exp`, echoing progress; raises RuntimeError on failure."""
+  """Runs T5X for `exp`, echoing progress; raises RuntimeError on failure
+  (Busy if another live process is running the same model dir)."""
+  with model_dir_lock(exp.model_dir):
+    _run(exp, log_path, echo)
+
+
+def _run(exp: compose.Experiment, log_path: Optional[str], echo) -> None:
   cmd = compose.t5x_command(exp, python=sys.executable)
   env = dict(os.environ)
   env['PYTHONPATH'] = os.pathsep.join(

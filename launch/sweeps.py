@@ -99,6 +99,9 @@ class Sweep:
   seeds: Optional[Tuple[int, ...]] = None
   # gin/options of every job (e.g. gather_embedding).
   options: Tuple[str, ...] = ()
+  # tasks.vocab name of every job (None: each task's own, see
+  # compose.vocabulary_name).
+  vocabulary: Optional[str] = None
   # Local runs also measure, once, under the root: the floor of the
   # pretraining task (floor.json, launch.floor) and the models' cost at the
   # sweep's shapes (benchmark/altup_cost.json, benchmarks.altup_cost).
@@ -182,35 +185,53 @@ STUDY_ABLATIONS = (
     # The layer sees the predicted block (Gemma 3n's form).
     Model('altup', 2, 'predicted', (('ALTUP_LAYER_INPUT', "'predicted'"),)),
 )
+STUDY_TASK = 'altup_offline_byte_span_corruption'
 STUDY_PRETRAIN_STEPS = 3000
 STUDY_LEARNING_RATE = 0.03
 STUDY_WARMUP_STEPS = 200
 
 
 def study_sweep(pretrain_steps: int, finetune_steps: int, batch_size: int,
-                learning_rate: float, seeds: Tuple[int, ...] = STUDY_SEEDS,
-                variants: Tuple[Model, ...] = STUDY_VARIANTS) -> Sweep:
-  """The CPU evidence study: offline span corruption out of the trivial
-  regime, several seeds, the floor and a wide dense reference.
+                learning_rate: float,
+                seeds: Optional[Tuple[int, ...]] = STUDY_SEEDS,
+                variants: Tuple[Model, ...] = STUDY_VARIANTS,
+                byte_level: bool = True) -> Sweep:
+  """The CPU evidence study: span corruption out of the trivial regime,
+  several seeds, the floor and a wide dense reference.
 
-  Differs from offline_tiny in what makes a tiny model learn more on 2 cores
-  (docs/study/README.md has the trials): the gather embedding (the one-hot
-  matmul's function at less cost), more steps, 10 evaluations per run, and a
-  learning rate that warms up linearly over STUDY_WARMUP_STEPS to
-  `learning_rate`, then decays linearly to 0 at the last step (T5X's
-  `linear_decay` factor; T5X's default is 0.01 for the first 10k steps).
+  Differs from offline_tiny in what makes a tiny model learn on 2 cores
+  (docs/study/README.md has the trials): ByT5's byte vocabulary and span
+  corruption (mean span 20 bytes) on the offline corpus, the gather
+  embedding (the one-hot matmul's function at less cost), more steps, 10
+  evaluations per run, and a learning rate that warms up linearly over
+  STUDY_WARMUP_STEPS to `learning_rate`, then decays linearly to 0 at the
+  last step (T5X's `linear_decay` factor; T5X's default is 0.01 for the
+  first 10k steps). Sentiment inputs are 256 bytes (99% of the reviews fit).
+  Runs shorter than 1,000 steps warm up over a fifth of their steps.
+  `seeds=None`: one run per model (seed 0) under <root>/<model>/, without the
+  floor and benchmark (launch.offline, the study's short form).
+  With `byte_level=False`: the study's first protocol, T5.1.1's span
+  corruption on the offline SentencePiece vocabulary, which stays in the
+  trivial regime at this budget (docs/study/sentencepiece/).
   """
   base = offline_sweep(pretrain_steps, finetune_steps, batch_size, variants)
+  warmup = min(STUDY_WARMUP_STEPS, pretrain_steps // 5)
   schedule = (
       ('utils.create_learning_rate_scheduler.factors', "'linear_decay'"),
       ('utils.create_learning_rate_scheduler.base_learning_rate',
        str(learning_rate)),
-      ('utils.create_learning_rate_scheduler.warmup_steps',
-       str(STUDY_WARMUP_STEPS)),
+      ('utils.create_learning_rate_scheduler.warmup_steps', str(warmup)),
       ('utils.create_learning_rate_scheduler.decay_factor',
-       repr(1 / (pretrain_steps - STUDY_WARMUP_STEPS))))
+       repr(1 / (pretrain_steps - warmup))))
+  if byte_level:
+    base = dataclasses.replace(
+        base, vocabulary='bytes', pretrain_task=STUDY_TASK,
+        pretrain_lengths=compose.default_feature_lengths(STUDY_TASK),
+        finetunes=(Finetune('sentiment', 'altup_offline_sentiment',
+                            {'inputs': 256, 'targets': 16}),))
   return dataclasses.replace(
-      base, seeds=seeds, options=('gather_embedding',), measure=True,
+      base, seeds=seeds, options=('gather_embedding',),
+      measure=seeds is not None,
       pretrain_overrides=study_periods(pretrain_steps) + (
           ('train.eval_steps', '10'),) + schedule,
       finetune_overrides=periods(finetune_steps) + (
@@ -222,12 +243,14 @@ def study_sweep(pretrain_steps: int, finetune_steps: int, batch_size: int,
 
 def study_periods(n: int) -> Tuple[Tuple[str, str], ...]:
   """10 evaluations (curves) and 5 checkpoints (a killed run loses at most
-  a fifth) of an n-step run; n must be a multiple of 10."""
-  if n % 10:
-    raise ValueError(f'Study runs take a multiple of 10 steps, got {n}.')
-  return (('train.eval_period', str(n // 10)),
-          ('utils.SaveCheckpointConfig.period', str(n // 5)),
-          ('train.stats_period', str(n // 10)))
+  a fifth) of an n-step run; one of each at the end when n is not a multiple
+  of 10 (T5X needs the checkpoint period to be a multiple of the eval
+  period)."""
+  tenth = n // 10 if n % 10 == 0 else n
+  return (('train.eval_period', str(tenth)),
+          ('utils.SaveCheckpointConfig.period', str(2 * tenth if tenth < n
+                                                    else n)),
+          ('train.stats_period', str(max(1, n // 10))))
 
 
 SWEEPS = {
@@ -242,6 +265,9 @@ SWEEPS = {
     'offline_study_ablations': study_sweep(
         STUDY_PRETRAIN_STEPS, 600, 32, STUDY_LEARNING_RATE, seeds=(0,),
         variants=STUDY_ABLATIONS),
+    'offline_study_sentencepiece': study_sweep(
+        STUDY_PRETRAIN_STEPS, 600, 32, STUDY_LEARNING_RATE,
+        byte_level=False),
 }
 
 
@@ -302,7 +328,8 @@ def _model_jobs(sweep: Sweep, root: str, m: Model, size: str, model: str,
   """The pretraining job of one model and seed, then its finetunings."""
   pre_dir = os.path.join(root, run, 'pretrain')
   common = dict(size=size, variant=m.variant, altup_k=m.k,
-                batch_size=sweep.batch_size, options=sweep.options, seed=seed)
+                batch_size=sweep.batch_size, options=sweep.options,
+                vocabulary=sweep.vocabulary, seed=seed)
   pretrain = compose.Experiment(
       run='pretrain', task=sweep.pretrain_task, model_dir=pre_dir,
       feature_lengths=sweep.pretrain_lengths,
@@ -361,6 +388,27 @@ def archive(jobs: Sequence[Job], root: str, dest: str) -> List[str]:
   return copied
 
 
+def run_local(job: Job, busy: set, echo=print) -> None:
+  """Runs `job` here unless it is finished, or it or the job it depends on
+  is being run by another process (then its name joins `busy`), e.g. when
+  two sweeps over different seeds share a root."""
+  from launch import runner  # pylint: disable=g-import-not-at-top
+  if finished(job):
+    echo('  already finished, skipping')
+    return
+  if job.depends_on in busy:
+    echo(f'  {job.depends_on} is running elsewhere, skipping')
+    busy.add(job.name)
+    return
+  try:
+    runner.run(job.experiment)
+  except runner.Busy as e:
+    echo(f'  skipping: {e}')
+    busy.add(job.name)
+    return
+  mark_done(job)
+
+
 FLOOR_FILE = 'floor.json'
 BENCHMARK_DIR = 'benchmark'
 
@@ -391,7 +439,7 @@ def benchmark_command(sweep: Sweep, root: str, python: str = 'python'
                       ) -> List[str]:
   """The cost benchmark at the sweep's size, batch, lengths and options."""
   from tasks import vocab  # pylint: disable=g-import-not-at-top
-  vocabulary = compose.vocabulary_name(sweep.pretrain_task)
+  vocabulary = compose.vocabulary_name(sweep.pretrain_task, sweep.vocabulary)
   return [python, '-m', 'benchmarks.altup_cost', f'--size={sweep.sizes[0]}',
           f'--batch={sweep.batch_size}',
           f'--inputs_length={sweep.pretrain_lengths["inputs"]}',
@@ -412,7 +460,7 @@ def measure(sweep: Sweep, root: str, echo=print) -> None:
     from launch import floor  # pylint: disable=g-import-not-at-top
     echo(f'[floor] computing {floor_file}')
     floor.write(floor_file, sweep.pretrain_task, sweep.pretrain_lengths,
-                eval_batches(sweep), sweep.batch_size)
+                eval_batches(sweep), sweep.batch_size, sweep.vocabulary)
   bench_file = os.path.join(root, BENCHMARK_DIR, 'altup_cost.json')
   if os.path.exists(bench_file):
     echo(f'[benchmark] {bench_file} exists, skipping')
@@ -479,6 +527,7 @@ def main(argv: Sequence[str]) -> None:
       and FLAGS.stage != 'finetune'):
     os.makedirs(FLAGS.root, exist_ok=True)
     measure(sweep, FLAGS.root)
+  busy = set()  # jobs another process is running, and what depends on them
   for i, job in enumerate(jobs, 1):
     after = f' (after {job.depends_on})' if job.depends_on else ''
     print(f'[{i}/{len(jobs)}] {job.name}{after}')
@@ -492,12 +541,7 @@ def main(argv: Sequence[str]) -> None:
     print('  ' + shlex.join(compose.t5x_command(job.experiment)))
     if FLAGS.dry_run:
       continue
-    if finished(job):
-      print('  already finished, skipping')
-      continue
-    from launch import runner  # pylint: disable=g-import-not-at-top
-    runner.run(job.experiment)
-    mark_done(job)
+    run_local(job, busy)
 
 
 if __name__ == '__main__':

@@ -5,7 +5,8 @@ Importing `tasks` is cheap (no TensorFlow). The registrations live in
 * `tasks.benchmarks`: the paper's pretraining and finetuning tasks (C4 span
   corruption, GLUE, SuperGLUE, SQuAD v1.1, closed-book TriviaQA), with T5's
   preprocessors, postprocessors and metrics, on TFDS sources;
-* `tasks.offline`: `altup_offline_span_corruption` and
+* `tasks.offline`: `altup_offline_span_corruption`,
+  `altup_offline_byte_span_corruption` (ByT5's, on bytes) and
   `altup_offline_sentiment`, real English text and labels from PyPI packages,
   for runs without TFDS data or network.
 

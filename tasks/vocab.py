@@ -17,7 +17,9 @@ gin/models/*.gin) use, `SentencePieceVocabulary(
 all the stock model gins match the tasks. 'offline' is the committed
 8,092-piece model trained on the offline corpus (see `tasks.offline`), with
 100 sentinel ids added by SeqIO: 8,192 ids, use `NUM_EMBEDDINGS = 8192`.
-`tasks/gin/offline_vocab.gin` sets both macros.
+`tasks/gin/offline_vocab.gin` sets both macros. 'bytes' is ByT5's
+`seqio.ByteVocabulary` with 100 sentinel ids on top (359 ids, use
+`NUM_EMBEDDINGS = 384`), set by `tasks/gin/byte_vocab.gin`.
 """
 
 import functools
@@ -39,16 +41,24 @@ OFFLINE_PIECES = 8092  # SentencePiece pieces, pad=0 eos=1 unk=2 included
 OFFLINE_EXTRA_IDS = 100  # sentinels <extra_id_0..99> added by seqio on top
 OFFLINE_NUM_EMBEDDINGS = OFFLINE_PIECES + OFFLINE_EXTRA_IDS  # 8192 = 64 * 128
 
-# name -> (sentencepiece model file, extra_ids, NUM_EMBEDDINGS to use)
+# ByT5's byte vocabulary (seqio.ByteVocabulary: pad/eos/unk + 256 bytes), here
+# with 100 sentinel ids on top, as the SentencePiece vocabularies have them.
+BYTES = 'bytes'
+BYTES_EXTRA_IDS = 100
+BYTES_NUM_EMBEDDINGS = 384  # 3 + 256 + 100 = 359 ids, padded as ByT5's 384
+
+# name -> (sentencepiece model file or BYTES, extra_ids, NUM_EMBEDDINGS to use)
 NAMED_VOCABULARIES = {
     't5': (T5_VOCAB_PATH, T5_EXTRA_IDS, T5_NUM_EMBEDDINGS),
     'offline': (OFFLINE_VOCAB_PATH, OFFLINE_EXTRA_IDS, OFFLINE_NUM_EMBEDDINGS),
+    BYTES: (BYTES, BYTES_EXTRA_IDS, BYTES_NUM_EMBEDDINGS),
 }
 DEFAULT_VOCABULARY = 't5'
 
 
 def resolve(name_or_path: str, extra_ids: Optional[int] = None):
-  """Returns (sentencepiece model file, extra_ids) for a name or a path."""
+  """Returns (sentencepiece model file or BYTES, extra_ids) for a name or a
+  path."""
   if name_or_path in NAMED_VOCABULARIES:
     path, default_extra_ids, _ = NAMED_VOCABULARIES[name_or_path]
   elif name_or_path.endswith('.model') or os.sep in name_or_path or (
@@ -65,18 +75,21 @@ def resolve(name_or_path: str, extra_ids: Optional[int] = None):
 @functools.lru_cache(maxsize=None)
 def _vocabulary(path: str, extra_ids: int):
   import seqio  # pylint: disable=g-import-not-at-top
+  if path == BYTES:
+    return seqio.ByteVocabulary(extra_ids=extra_ids)
   return seqio.SentencePieceVocabulary(path, extra_ids=extra_ids)
 
 
 @gin.configurable(module='tasks.vocab')
 def get_vocabulary(name_or_path: str = DEFAULT_VOCABULARY,
                    extra_ids: Optional[int] = None):
-  """The shared `seqio.SentencePieceVocabulary` (gin-configurable).
+  """The shared SeqIO vocabulary (gin-configurable).
 
   Args:
     name_or_path: 't5' (default; T5's cc_all.32000.100extra, the model gins'
       vocabulary), 'offline' (tasks/data/offline_en_8092.model + 100 extra
-      ids), or a path to a SentencePiece model file.
+      ids), 'bytes' (ByT5's byte vocabulary + 100 extra ids), or a path to a
+      SentencePiece model file.
     extra_ids: overrides the number of sentinel ids SeqIO appends (default:
       0 for 't5' and for paths, 100 for 'offline').
 

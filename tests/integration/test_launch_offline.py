@@ -24,7 +24,11 @@ def test_offline_run_pretrains_finetunes_and_reports(tmp_path):
       'model', 'params', 'span accuracy', 'span loss', 'steps/s', 'speed x',
       'speed-up at equal accuracy', 'sentiment accuracy']
   cells = [[c.strip() for c in r.strip('|').split('|')] for r in rows]
-  assert [c[0] for c in cells] == ['tiny_baseline_k1', 'tiny_altup_k2']
+  assert [c[0] for c in cells] == ['floor (no language)', 'tiny_baseline_k1',
+                                   'tiny_altup_k2']
+  floor, *cells = cells
+  assert 0.1 < float(floor[2]) < 0.4 and float(floor[3]) > 0  # bytes
+  assert (tmp_path / 'floor.json').exists()
   for row in cells:
     # nothing missing (the speed-up is blank where the baseline never
     # reaches the model's accuracy)

@@ -49,7 +49,15 @@ def test_floor_rejects_empty_inputs():
                         VOCAB, EXTRA)
 
 
-def test_floor_command_on_the_offline_corpus(tmp_path):
+@pytest.mark.parametrize('task,lengths,vocabulary,fraction,ids', [
+    # ByT5's spans (mean 20 bytes): one sentinel + EOS per ~22 bytes.
+    (None, {'inputs': 128, 'targets': 24}, 'bytes', (0.05, 0.15), 384),
+    # T5.1.1's spans (mean 3 pieces): sentinels + EOS are about a quarter.
+    ('altup_offline_span_corruption', {'inputs': 128, 'targets': 32},
+     'offline', (0.2, 0.35), 8192),
+])
+def test_floor_command_on_the_offline_corpus(tmp_path, task, lengths,
+                                             vocabulary, fraction, ids):
   """The real task, T5X's packed validation batches (a few, to be quick)."""
   pytest.importorskip('seqio', reason='needs seqio: pip install seqio')
   pytest.importorskip('t5', reason='needs t5: pip install --no-deps t5==0.9.4')
@@ -59,18 +67,19 @@ def test_floor_command_on_the_offline_corpus(tmp_path):
   out = tmp_path / 'floor.json'
   proc = subprocess.run(
       [sys.executable, '-m', 'launch.floor', '--eval_batches=2',
-       '--batch_size=8', f'--output={out}'],
+       '--batch_size=8', f'--output={out}']
+      + ([f'--task={task}'] if task else []),
       cwd=compose.REPO, capture_output=True, text=True, check=False,
       env=dict(os.environ, PYTHONPATH=compose.REPO))
   assert proc.returncode == 0, proc.stderr[-2000:]
   result = json.loads(out.read_text())
-  assert result['feature_lengths'] == {'inputs': 128, 'targets': 32}
-  assert result['tokens'] > 8 * 2 * 20
-  # Sentinels + EOS are about a quarter of the targets (15% noise, mean span
-  # 3); the oracle gets those and a few frequent tokens.
-  assert 0.2 < result['format_fraction'] < 0.35
+  assert result['feature_lengths'] == lengths
+  assert result['vocabulary'] == vocabulary
+  assert result['tokens'] > 8 * 2 * 15
+  # The oracle gets the format tokens and the most frequent content token.
+  assert fraction[0] < result['format_fraction'] < fraction[1]
   assert result['format_fraction'] < result['accuracy'] < 0.45
-  assert 0 < result['loss'] < result['unigram_loss'] < math.log(8192)
+  assert 0 < result['loss'] < result['unigram_loss'] < math.log(ids)
 
 
 def test_split_accuracy_by_token_kind():

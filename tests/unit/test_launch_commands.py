@@ -106,6 +106,10 @@ def test_offline_task_adds_offline_vocabulary_and_overrides_pass_through():
     (dict(seed=-1), '--seed must be an int >= 0'),
     (dict(options=('fast',)), "Unknown option 'fast'; choose one of "
      'gather_embedding'),
+    (dict(vocabulary='byte'), "Unknown vocabulary 'byte'; choose one of "
+     't5, offline, bytes'),
+    (dict(task='altup_offline_byte_span_corruption', vocabulary='offline'),
+     "made for the 'bytes' vocabulary; drop --vocabulary=offline"),
 ])
 def test_bad_input_names_the_fix(kw, match):
   with pytest.raises(ValueError, match=match):
@@ -118,6 +122,23 @@ def test_unknown_task_and_gs_dir_with_local_launcher():
   with pytest.raises(ValueError, match='local launcher cannot write gs://b'):
     compose.validate(_exp(model_dir='gs://b/run'), local=True)
   assert compose.validate(_exp(model_dir='gs://b/run'))  # fine for TPU jobs
+
+
+def test_vocabulary_follows_the_task_unless_given():
+  def vocab_gins(**kw):
+    return [a for a in compose.t5x_args(_exp(**kw))
+            if a.startswith('--gin_file=tasks/gin/')]
+  assert vocab_gins() == ['--gin_file=tasks/gin/offline_vocab.gin']
+  byte_task = _exp(task='altup_offline_byte_span_corruption')
+  assert compose.validate(byte_task).vocabulary is None
+  assert vocab_gins(task='altup_offline_byte_span_corruption') == [
+      '--gin_file=tasks/gin/byte_vocab.gin']
+  # Finetuning a byte-level model: the same task, the model's vocabulary.
+  assert vocab_gins(task='altup_offline_sentiment', vocabulary='bytes') == [
+      '--gin_file=tasks/gin/byte_vocab.gin']
+  assert vocab_gins(task='altup_squad') == []
+  assert compose.default_feature_lengths(
+      'altup_offline_byte_span_corruption') == {'inputs': 128, 'targets': 24}
 
 
 def test_seed_and_options_reach_t5x():
@@ -156,9 +177,31 @@ def test_study_sweep_has_a_seed_axis_and_reference_models():
       'tiny_altup_k2/seed_1/pretrain')
   for job in jobs:
     compose.validate(job.experiment, local=True)
-    assert f'--gin.RANDOM_SEED={job.seed}' in compose.t5x_args(job.experiment)
-    assert '--gin_file=gin/options/gather_embedding.gin' in compose.t5x_args(
-        job.experiment)
+    args = compose.t5x_args(job.experiment)
+    assert f'--gin.RANDOM_SEED={job.seed}' in args
+    assert '--gin_file=gin/options/gather_embedding.gin' in args
+    # Byte level throughout: ByT5's span corruption, and the byte-level
+    # models finetuned on 256-byte reviews.
+    assert '--gin_file=tasks/gin/byte_vocab.gin' in args
+  assert {j.experiment.task: dict(j.experiment.feature_lengths)
+          for j in jobs} == {
+              'altup_offline_byte_span_corruption': {'inputs': 128,
+                                                     'targets': 24},
+              'altup_offline_sentiment': {'inputs': 256, 'targets': 16}}
+
+
+def test_sentencepiece_study_keeps_the_first_protocol():
+  study = sweeps.expand(sweeps.SWEEPS['offline_study'], '/s')
+  first = sweeps.expand(sweeps.SWEEPS['offline_study_sentencepiece'], '/s')
+  assert [j.name for j in first] == [j.name for j in study]
+  for old, new in zip(first, study):
+    args = compose.t5x_args(old.experiment)
+    assert '--gin_file=tasks/gin/offline_vocab.gin' in args
+    assert old.experiment.task in ('altup_offline_span_corruption',
+                                   'altup_offline_sentiment')
+    # Same models, seeds, steps and schedule: only the data differ.
+    assert old.experiment.gin_overrides == new.experiment.gin_overrides
+    assert old.experiment.train_steps == new.experiment.train_steps
 
 
 def test_ablations_share_the_studys_runs_under_one_root():
@@ -186,9 +229,12 @@ def test_study_measures_its_floor_and_cost_at_its_own_shapes():
   cmd = sweeps.benchmark_command(sweep, '/s')
   assert cmd[:3] == ['python', '-m', 'benchmarks.altup_cost']
   for arg in ('--size=tiny', '--batch=32', '--inputs_length=128',
-              '--targets_length=32', '--num_embeddings=8192',
+              '--targets_length=24', '--num_embeddings=384',
               '--gather_embedding', '--output_dir=/s/benchmark'):
     assert arg in cmd
+  first = sweeps.benchmark_command(
+      sweeps.SWEEPS['offline_study_sentencepiece'], '/s')
+  assert '--num_embeddings=8192' in first and '--targets_length=32' in first
   assert not sweeps.SWEEPS['offline_tiny'].measure
 
 
@@ -344,18 +390,40 @@ def test_offline_model_dir_is_resumed_or_refused(tmp_path):
   assert config['variants'] == ['baseline', 'altup']
 
 
-def test_offline_settings_select_the_offline_tiny_sweep():
-  settings = offline.Settings('tiny', ('baseline', 'altup'), 2, 300, 200, 32)
+def test_offline_main_job_is_the_studys_protocol_in_short():
+  settings = offline.Settings('tiny', ('baseline', 'altup'), 2, 1000, 300, 32)
   jobs = sweeps.expand(settings.sweep(), '/m')
   assert [j.name for j in jobs] == [
       'tiny_baseline_k1/pretrain', 'tiny_baseline_k1/finetune_sentiment',
       'tiny_altup_k2/pretrain', 'tiny_altup_k2/finetune_sentiment']
-  finetune = jobs[3].experiment
-  assert finetune.checkpoint == '/m/tiny_altup_k2/pretrain/checkpoint_300'
-  assert finetune.train_steps == 500  # T5X counts from the pretrained step
-  assert ('train.stats_period', '33') in finetune.gin_overrides
+  pretrain, finetune = jobs[2].experiment, jobs[3].experiment
+  assert pretrain.task == 'altup_offline_byte_span_corruption'
+  assert pretrain.seed == 0 and pretrain.options == ('gather_embedding',)
+  overrides = dict(pretrain.gin_overrides)
+  assert overrides['utils.create_learning_rate_scheduler.warmup_steps'] == (
+      '200')
+  assert float(overrides[
+      'utils.create_learning_rate_scheduler.decay_factor']) == 1 / 800
+  assert overrides['train.eval_period'] == '100'
+  assert finetune.checkpoint == '/m/tiny_altup_k2/pretrain/checkpoint_1000'
+  assert finetune.train_steps == 1300  # T5X counts from the pretrained step
+  assert finetune.vocabulary == 'bytes'
+  assert dict(finetune.feature_lengths) == {'inputs': 256, 'targets': 16}
   for job in jobs:
     compose.validate(job.experiment, local=True)
+  # A short run (the integration test's 6 steps) still has a warm-up and one
+  # evaluation and checkpoint at its end.
+  short = dict(offline.Settings('tiny', ('baseline',), 2, 6, 6, 8).sweep()
+               .pretrain_overrides)
+  assert short['utils.create_learning_rate_scheduler.warmup_steps'] == '1'
+  assert short['train.eval_period'] == short[
+      'utils.SaveCheckpointConfig.period'] == '6'
+
+
+def test_sweep_table_shows_the_floor_first():
+  header, rows = report.sweep_table([], floor={'accuracy': 0.25, 'loss': 2.5})
+  assert rows == [['floor (no language)', None, 0.25, 2.5]
+                  + [None] * (len(header) - 4)]
 
 
 def test_paper_sweep_grid():

