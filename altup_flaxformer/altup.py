@@ -323,7 +323,7 @@ class Router(NamedTuple):
   p(token) = p + reshape(rho(x^{j*}) @ prediction, [K, K]) and
   g(token) = g + rho(y) @ correction, with the router
   rho(v) = tanh(((v / rms(v)) * scale) @ kernel / d)        (float32, [..., K])
-  (Gemma 3n, notes §6.3-6.6). With `prediction` and `correction` zero the
+  (Gemma 3n's form, see docs/variants.md). With `prediction` and `correction` zero the
   coefficients are the static p and g.
 
   Attributes:
@@ -364,7 +364,7 @@ def token_corrector(y: jnp.ndarray, router: Router) -> jnp.ndarray:
 
 # --- Sequence-AltUp (the AltUp idea on the sequence axis) -------------------
 #
-# Reading (notes §3, documented in README): with stride k, the anchors are the
+# Our reading (documented in docs/variants.md): with stride k, the anchors are the
 # positions 0, k, 2k, ...; a layer runs on the anchors only (attention among
 # anchors, sequence length ceil(T/k)); every position t is predicted from its
 # own input and its anchor's input, then corrected by its anchor's computed

@@ -2,11 +2,18 @@
 
 import importlib
 
-# requirements-t5x.txt, not the `[t5x]` extra: flaxformer's wheel lacks the
-# gin configs our model gins include, so it must be an editable clone.
+# README's install command: the registry pins, then with --no-deps the
+# packages whose own pins would replace them (t5x declares flax, optax and
+# seqio at their GitHub HEADs) and the GitHub packages. flaxformer is an
+# editable clone: its wheel lacks the gin configs our model gins include.
+INSTALL_COMMAND = (
+    'pip install -r requirements-t5x.txt'
+    ' && pip install --no-deps -r requirements-nodeps.txt'
+    ' && pip install --no-deps -r requirements-github.txt')
 INSTALL_HINT = (
-    'pip install -r requirements-t5x.txt  (from the repository root; installs '
-    't5x, flaxformer (editable clone), airio, clu and jestimator from GitHub)')
+    f'{INSTALL_COMMAND}  (from the repository root; installs the pinned '
+    'stack, and t5x, flaxformer (editable clone), airio, clu and jestimator '
+    'from GitHub)')
 
 
 def require(module: str):

@@ -20,6 +20,8 @@ from typing import Optional
 
 import gin
 
+from altup_flaxformer import deps
+
 
 def package_file(path: str) -> Optional[str]:
   """'flaxformer/t5x/configs/t5/models/x.gin' -> its file in the package."""
@@ -57,7 +59,7 @@ FLAXFORMER_GIN = 'flaxformer/t5x/configs/t5/models/t5_1_1_base.gin'
 MISSING_FLAXFORMER_GINS = (
     'flaxformer is installed without its gin configs (its wheel omits '
     'flaxformer/t5x/configs/**). Install it as an editable clone: '
-    '`pip install -r requirements-t5x.txt`, or add the folder that holds a '
+    f'`{deps.INSTALL_HINT}`, or add the folder that holds a '
     'flaxformer checkout to --gin_search_paths.')
 
 

@@ -719,8 +719,17 @@ def main(argv: Sequence[str]) -> None:
   if not flags.FLAGS['verbosity'].present:
     # T5X's Adafactor warns once per unfactored parameter; keep the output short.
     logging.set_verbosity(logging.ERROR)
-  run(config_from_flags())
+  from altup_flaxformer import deps  # pylint: disable=g-import-not-at-top
+  cfg = config_from_flags()
+  deps.require('t5x')
+  deps.require('flaxformer')
+  run(cfg)
+
+
+def entry() -> None:
+  from launch import cli  # pylint: disable=g-import-not-at-top
+  cli.run(main, 'benchmarks.altup_cost')
 
 
 if __name__ == '__main__':
-  app.run(main)
+  entry()

@@ -3,9 +3,9 @@
 import sys
 from typing import Callable, Optional, Sequence, Tuple
 
-from absl import app
 from absl import flags
 
+from launch import cli
 from launch import compose
 
 FLAGS = flags.FLAGS
@@ -40,13 +40,10 @@ def define(size: str, task: str) -> None:
   flags.DEFINE_bool('dry_run', False, 'Print what would run, then exit.')
 
 
-def registered_tasks() -> Optional[Sequence[str]]:
-  """Registered altup_* names, or None where seqio/t5 are not installed."""
-  try:
-    import tasks  # pylint: disable=g-import-not-at-top
-    return tasks.registered_names()
-  except ImportError:
-    return None
+def registered_tasks() -> Sequence[str]:
+  """The altup_* task and mixture names (no TensorFlow import: tasks.NAMES)."""
+  import tasks  # pylint: disable=g-import-not-at-top
+  return tasks.NAMES
 
 
 def experiment(overrides) -> compose.Experiment:
@@ -79,10 +76,4 @@ def run(main: Callable[[Sequence[str], Tuple], None], program: str) -> None:
     argv, overrides = compose.split_gin_overrides(sys.argv)
   except ValueError as e:
     sys.exit(f'{program}: {e}')
-
-  def checked_main(args):
-    try:
-      main(args, overrides)
-    except (ValueError, RuntimeError, ImportError) as e:
-      sys.exit(f'{program}: {e}')
-  app.run(checked_main, argv=argv)
+  cli.run(lambda args: main(args, overrides), program, argv=argv)

@@ -211,7 +211,10 @@ def define_flags() -> None:
   flags.DEFINE_string('output', None, 'Also write the JSON here.')
 
 
+def entry() -> None:
+  from launch import cli  # pylint: disable=g-import-not-at-top
+  cli.run(main, 'launch.floor', define_flags)
+
+
 if __name__ == '__main__':
-  from absl import app  # pylint: disable=g-import-not-at-top
-  define_flags()
-  app.run(main)
+  entry()

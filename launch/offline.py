@@ -23,12 +23,13 @@ from their last checkpoint); different settings are refused.
 import dataclasses
 import json
 import os
-import sys
-from typing import Sequence
+import shlex
+from typing import List, Sequence
 
 from absl import app
 from absl import flags
 
+from launch import cli
 from launch import compose
 from launch import report
 from launch import runner
@@ -49,6 +50,8 @@ def define_flags() -> None:
   flags.DEFINE_integer('finetune_steps', FINETUNE_STEPS,
                        'Sentiment finetuning steps.')
   flags.DEFINE_integer('batch_size', 32, 'Batch size of both stages.')
+  flags.DEFINE_bool('dry_run', False, 'Print every job\'s command; write and '
+                    'run nothing.')
 
 
 PRETRAIN_STEPS = 1000
@@ -130,15 +133,21 @@ def write_floor(sweep: sweeps.Sweep, model_dir: str, echo=print):
                      sweep.vocabulary)
 
 
-def run_all(settings: Settings, model_dir: str, echo=print) -> str:
-  """Runs every stage not yet finished; returns the results Markdown."""
+def checked_jobs(settings: Settings, model_dir: str) -> List[sweeps.Job]:
+  """The run's jobs; ValueError naming the fix for bad settings."""
   unknown = [v for v in settings.variants if v not in compose.DENSE_VARIANTS]
   if unknown:
     raise ValueError(f'Unknown --variants {unknown}; choose from '
                      f'{", ".join(compose.DENSE_VARIANTS)}.')
   jobs = sweeps.expand(settings.sweep(), model_dir)
-  for job in jobs:  # before anything is written
+  for job in jobs:
     compose.validate(job.experiment, local=True)
+  return jobs
+
+
+def run_all(settings: Settings, model_dir: str, echo=print) -> str:
+  """Runs every stage not yet finished; returns the results Markdown."""
+  jobs = checked_jobs(settings, model_dir)  # before anything is written
   resuming = claim_model_dir(model_dir, settings)
   echo(f'{"Resuming" if resuming else "Starting"} offline run in {model_dir}')
   floor_result = write_floor(settings.sweep(), model_dir, echo)
@@ -164,13 +173,18 @@ def main(argv: Sequence[str]) -> None:
       size=FLAGS.size, variants=tuple(FLAGS.variants), altup_k=FLAGS.altup_k,
       pretrain_steps=FLAGS.pretrain_steps, finetune_steps=FLAGS.finetune_steps,
       batch_size=FLAGS.batch_size)
-  try:
-    check_requirements()
-    run_all(settings, FLAGS.model_dir)
-  except (ImportError, ValueError, RuntimeError) as e:
-    sys.exit(f'launch.offline: {e}')
+  if FLAGS.dry_run:
+    for job in checked_jobs(settings, FLAGS.model_dir):
+      print(f'[{job.name}]\n  ' + shlex.join(
+          compose.t5x_command(job.experiment)))
+    return
+  check_requirements()
+  run_all(settings, FLAGS.model_dir)
+
+
+def entry() -> None:
+  cli.run(main, 'launch.offline', define_flags)
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  entry()

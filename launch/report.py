@@ -553,7 +553,10 @@ def define_flags() -> None:
   flags.mark_flag_as_required('sweep_dir')
 
 
+def entry() -> None:
+  from launch import cli  # pylint: disable=g-import-not-at-top
+  cli.run(main, 'launch.report', define_flags)
+
+
 if __name__ == '__main__':
-  from absl import app  # pylint: disable=g-import-not-at-top
-  define_flags()
-  app.run(main)
+  entry()

@@ -91,7 +91,11 @@ def model_dir_lock(model_dir: str):
 def run(exp: compose.Experiment, log_path: Optional[str] = None,
         echo=print) -> None:
   """Runs T5X for `exp`, echoing progress; raises RuntimeError on failure
-  (Busy if another live process is running the same model dir)."""
+  (Busy if another live process is running the same model dir), ImportError
+  naming the install command, before anything is written, without t5x."""
+  from altup_flaxformer import deps  # pylint: disable=g-import-not-at-top
+  deps.require('t5x')
+  deps.require('flaxformer')
   with model_dir_lock(exp.model_dir):
     _run(exp, log_path, echo)
 

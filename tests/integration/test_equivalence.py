@@ -2,14 +2,13 @@
 
 import pytest
 
-pytest.importorskip('t5x', reason='needs t5x: pip install -r requirements-t5x.txt')
-pytest.importorskip('flaxformer', reason='needs flaxformer: pip install -r requirements-t5x.txt')
+from tests.integration import common  # pylint: disable=g-import-not-at-top
+common.require_t5x_stack()
 
 import jax  # pylint: disable=g-import-not-at-top
 import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
 import numpy as np  # pylint: disable=g-import-not-at-top
 
-from tests.integration import common  # pylint: disable=g-import-not-at-top
 
 
 def cached_decode_logits(model, params, batch):

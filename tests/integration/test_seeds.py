@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-pytest.importorskip('t5x', reason='needs t5x: pip install -r requirements-t5x.txt')
-pytest.importorskip('flaxformer', reason='needs flaxformer: pip install -r requirements-t5x.txt')
+from tests.integration import common  # pylint: disable=g-import-not-at-top
+common.require_t5x_stack()
 
 from launch import compose  # pylint: disable=g-import-not-at-top
 from launch import offline  # pylint: disable=g-import-not-at-top

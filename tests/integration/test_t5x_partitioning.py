@@ -10,8 +10,8 @@ import functools
 
 import pytest
 
-pytest.importorskip('t5x', reason='needs t5x: pip install -r requirements-t5x.txt')
-pytest.importorskip('flaxformer', reason='needs flaxformer: pip install -r requirements-t5x.txt')
+from tests.integration import common  # pylint: disable=g-import-not-at-top
+common.require_t5x_stack()
 
 import jax  # pylint: disable=g-import-not-at-top
 from jax.sharding import Mesh, PartitionSpec  # pylint: disable=g-import-not-at-top
@@ -21,7 +21,6 @@ from t5x import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
 from t5x import utils  # pylint: disable=g-import-not-at-top
 
 from altup_flaxformer import sharding  # pylint: disable=g-import-not-at-top
-from tests.integration import common  # pylint: disable=g-import-not-at-top
 
 BATCH, LENGTH = 8, 16
 

@@ -13,10 +13,9 @@ import sys
 
 import pytest
 
-pytest.importorskip('t5x', reason='needs t5x: pip install -r requirements-t5x.txt')
-pytest.importorskip('flaxformer', reason='needs flaxformer: pip install -r requirements-t5x.txt')
-
 from tests.integration import common  # pylint: disable=g-import-not-at-top
+common.require_t5x_stack()
+
 
 STEPS = 4
 TASK_FLAGS = [

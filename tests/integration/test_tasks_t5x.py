@@ -4,7 +4,7 @@
   altup_* task with the stock model gins, and rejects t5's own tasks (the
   cc_all.32000 vs cc_all.32000.100extra trap);
 * tasks/gin/offline_vocab.gin switches model and tasks together
-  (NUM_EMBEDDINGS = 8192);
+  (NUM_EMBEDDINGS = 8192), tasks/gin/byte_vocab.gin to bytes (384);
 * a tiny AltUp model trains on real `altup_offline_span_corruption` batches
   (seqio -> EncDecFeatureConverter -> t5x loss_fn, a few Adam steps): loss
   starts near ln(8192) and drops.
@@ -19,8 +19,8 @@ import pytest
 
 import tasks
 
-pytest.importorskip('t5x', reason='needs t5x: pip install -r requirements-t5x.txt')
-pytest.importorskip('flaxformer', reason='needs flaxformer: pip install -r requirements-t5x.txt')
+from tests.integration import common  # pylint: disable=g-import-not-at-top
+common.require_t5x_stack()
 pytest.importorskip(
     't5', reason=f'tasks reuse T5\'s preprocessors and metrics: {tasks.T5_PIP}')
 
@@ -39,6 +39,7 @@ from tasks import vocab
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 OFFLINE_GIN = 'tasks/gin/offline_vocab.gin'
+BYTE_GIN = 'tasks/gin/byte_vocab.gin'
 
 
 @contextlib.contextmanager
@@ -101,6 +102,19 @@ def test_offline_vocab_gin_switches_model_and_tasks():
     with pytest.raises(ValueError, match='vocabularies do not match'):
       t5x_utils.verify_matching_vocabs(
           _cfg('altup_offline_span_corruption'), model)
+
+
+def test_byte_vocab_gin_switches_model_and_tasks():
+  with parsed_model(BYTE_GIN, 'gin/options/gather_embedding.gin') as model:
+    assert gin.query_parameter('%NUM_EMBEDDINGS') == 384
+    assert model.input_vocabulary == vocab.get_vocabulary('bytes')
+    assert model.output_vocabulary.vocab_size == 359  # 3 + 256 + 100 sentinels
+    for name in tasks.registered_names():
+      t5x_utils.verify_matching_vocabs(_cfg(name), model)
+    sentinel = seqio.get_mixture_or_task(
+        'altup_offline_byte_span_corruption').output_features[
+            'targets'].vocabulary.vocab_size - 1
+    assert sentinel == 358 < 384  # span corruption's first sentinel embeds
 
 
 def _batches(name, lengths, batch_size, n):

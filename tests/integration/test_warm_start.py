@@ -14,10 +14,9 @@ import sys
 import numpy as np
 import pytest
 
-pytest.importorskip('t5x', reason='needs t5x: pip install -r requirements-t5x.txt')
-pytest.importorskip('flaxformer', reason='needs flaxformer: pip install -r requirements-t5x.txt')
-
 from tests.integration import common  # pylint: disable=g-import-not-at-top
+common.require_t5x_stack()
+
 from tests.integration import test_t5x_train_infer as t5x_runs  # pylint: disable=g-import-not-at-top
 
 DENSE_STEPS = 4

@@ -1,11 +1,16 @@
 """gin-config include resolution through installed packages (gin_compat)."""
 
+import os
+import re
 import sys
 
 import gin
 import pytest
 
 from altup_flaxformer import gin_compat
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 
 
 @pytest.fixture
@@ -52,3 +57,8 @@ def test_missing_t5x_names_the_install_that_keeps_flaxformers_gins():
                      match=r'pip install -r requirements-t5x\.txt'):
     deps.require('t5x_not_installed_anywhere')
   assert "'.[t5x]'" not in deps.INSTALL_HINT
+  # The command the errors name is README's install command, whose files exist.
+  with open(os.path.join(REPO, 'README.md')) as f:
+    assert deps.INSTALL_COMMAND in f.read()
+  for name in re.findall(r'-r (\S+)', deps.INSTALL_COMMAND):
+    assert os.path.exists(os.path.join(REPO, name)), name

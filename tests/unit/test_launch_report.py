@@ -175,9 +175,9 @@ def test_seeded_table_means_stds_floor_and_speedup_per_seed(tmp_path):
   assert base['seeds'] == 2 and base['span accuracy'] == '0.3900 ± 0.0141'
   assert base['step time (ms)'] == '100.0'
   assert altup['XLA train GFLOP/step'] == '1.300'
-  # seed 0: altup reaches 0.37 at step 3000 (375 s); the baseline reaches 0.37
-  # half-way between its steps 2000 and 3000 (250 s): 0.67x. Seed 1: the
-  # baseline never reaches altup's 0.39.
+  # Evaluations at n/3, 2n/3 and n steps. Seed 0: altup reaches 0.37 at step
+  # n (n x 125 ms); the baseline reaches 0.37 half-way between its steps 2n/3
+  # and n (5n/6 x 100 ms): 0.67x. Seed 1: the baseline never reaches 0.39.
   assert altup['speed-up at equal accuracy'] == '0.67 (1/2 seeds)'
   assert table['tiny_2d_baseline_k1']['step time (ms)'] == '300.0'
   assert table['tiny_recycled_k2']['seeds'] == 0
@@ -185,7 +185,8 @@ def test_seeded_table_means_stds_floor_and_speedup_per_seed(tmp_path):
   assert table['tiny_altup_k2_same']['seeds'] == 0  # not run: no numbers
   assert table['tiny_altup_k2_same']['span accuracy'] == ''
   per_run = {(r[0], r[1]): dict(zip(run_header, r)) for r in runs}
-  assert per_run[('tiny_recycled_k2', 0)]['final step'] == 2000
+  n = sweeps.SWEEPS['offline_study'].pretrain_steps
+  assert per_run[('tiny_recycled_k2', 0)]['final step'] == 2 * n // 3
   assert per_run[('tiny_recycled_k2', 0)]['speed-up at equal accuracy'] is None
   assert per_run[('tiny_altup_k2', 1)]['speed-up at equal accuracy'] is None
   assert per_run[('tiny_altup_k2', 0)]['early loss'] == pytest.approx(
@@ -220,4 +221,6 @@ def test_seeded_report_cli_writes_tables_with_a_seed_column(tmp_path):
     curves = list(csv.reader(f))
   assert curves[0] == ['model', 'seed', 'step', 'span accuracy', 'span loss']
   assert len(curves) == 1 + 4  # two evaluations of two runs
-  assert curves[1][:3] == ['tiny_baseline_k1', '0', '1500']
+  assert curves[1][:3] == [
+      'tiny_baseline_k1', '0',
+      str(sweeps.SWEEPS['offline_study'].pretrain_steps // 2)]
