@@ -56,7 +56,8 @@ setuptools.setup(
     entry_points={'console_scripts': [
         f'altup-{name.replace("_", "-")}={module}:entry' for name, module in (
             ('offline', 'launch.offline'), ('local', 'launch.local'),
-            ('xm_launch', 'launch.xm_launch'), ('sweeps', 'launch.sweeps'),
+            ('xm_launch', 'launch.xm_launch'), ('tpu_vm', 'launch.tpu_vm'),
+            ('sweeps', 'launch.sweeps'),
             ('report', 'launch.report'), ('floor', 'launch.floor'),
             ('coefficients', 'launch.coefficients'),
             ('cost', 'benchmarks.altup_cost'))]},

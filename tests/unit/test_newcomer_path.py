@@ -13,8 +13,8 @@ from launch import compose
 
 REPO = compose.REPO
 BIN = os.path.dirname(sys.executable)
-PROGRAMS = ('offline', 'local', 'xm-launch', 'sweeps', 'report', 'floor',
-            'coefficients', 'cost')
+PROGRAMS = ('offline', 'local', 'xm-launch', 'tpu-vm', 'sweeps', 'report',
+            'floor', 'coefficients', 'cost')
 
 
 def _text(path):
@@ -124,7 +124,7 @@ def test_readme_is_lean_and_its_links_exist():
 
 def test_the_repository_speaks_of_itself_only():
   """No work-item numbers or notes that live outside the repository."""
-  internal = re.compile(r'\b[Ii]ssue \d+\b|notes §|\.\./shared|[Tt]argets of '
-                        r'issue')
+  internal = re.compile(r'\b[Ii]ssue \d+\b|notes \u00a7|\.\./shared|'
+                        r'[Tt]argets of issue')
   found = [f for f in _tracked_text_files() if internal.search(_text(f))]
   assert not found
