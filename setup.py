@@ -52,6 +52,8 @@ setuptools.setup(
         # launch.report reads T5X's TensorBoard summaries and plots them;
         # the benchmarks plot too.
         'launch': ['tensorboard', 'matplotlib'],
+        # launch.xm_launch submits through XManager's Vertex AI executor.
+        'xm': ['xmanager'],
     },
     entry_points={'console_scripts': [
         f'altup-{name.replace("_", "-")}={module}:entry' for name, module in (

@@ -34,7 +34,8 @@ FLAGS = flags.FLAGS
 RUNTIME_VERSIONS = {'v2': 'tpu-ubuntu2204-base', 'v3': 'tpu-ubuntu2204-base',
                     'v4': 'tpu-ubuntu2204-base',
                     'v5litepod': 'v2-alpha-tpuv5-lite',
-                    'v5e': 'v2-alpha-tpuv5-lite', 'v5p': 'v2-alpha-tpuv5'}
+                    'v5e': 'v2-alpha-tpuv5-lite', 'v5p': 'v2-alpha-tpuv5',
+                    'v6e': 'v2-alpha-tpuv6e'}
 REMOTE_REPO = 'altup-t5x'  # in each worker's home directory
 ARCHIVE = 'altup-t5x.tar.gz'
 _NAME = re.compile(r'^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$')

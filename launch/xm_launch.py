@@ -43,9 +43,13 @@ def define_flags() -> None:
 
 
 CONTAINER_REPO = '/workdir/altup-t5x'
+# --tpu generation / --gpu type -> xmanager's ResourceType (lower case), as
+# tests/unit/test_xm_api.py checks against the installed xmanager.
 TPU_GENERATIONS = {'v2': 'tpu_v2', 'v3': 'tpu_v3', 'v4': 'tpu_v4',
-                   'v5litepod': 'tpu_v5e', 'v5e': 'tpu_v5e', 'v5p': 'tpu_v5p'}
-GPUS = ('v100', 'a100', 'h100', 't4', 'l4')
+                   'v5litepod': 'tpu_v5e', 'v5e': 'tpu_v5e', 'v5p': 'tpu_v5p',
+                   'v6e': 'tpu_v6e'}
+GPUS = {'v100': 'v100', 'a100': 'a100', 'a100_80gib': 'a100_80gib',
+        'h100': 'h100', 'h200': 'h200', 't4': 't4', 'l4': 'l4_24th'}
 _TPU = re.compile(r'^(v\d\w*)-(\d+)$')
 
 
@@ -56,7 +60,7 @@ def accelerator(tpu: Optional[str], gpu: Optional[str]) -> Dict[str, int]:
     if kind not in GPUS or not count.isdigit() or int(count) < 1:
       raise ValueError(f'Malformed --gpu={gpu!r}; write TYPE:COUNT with TYPE '
                        f'one of {", ".join(GPUS)}, e.g. --gpu=a100:8.')
-    return {kind: int(count)}
+    return {GPUS[kind]: int(count)}
   match = _TPU.match(tpu or '')
   if not match or match.group(1) not in TPU_GENERATIONS:
     raise ValueError(f'Unknown --tpu={tpu!r}; write GENERATION-CORES with '
@@ -102,28 +106,45 @@ def job_spec(exp: compose.Experiment, requirements: Dict[str, int],
   }
 
 
-def submit(spec: Dict[str, Any]) -> None:
-  """Submits `spec` through xmanager's Vertex executor."""
+def xm_objects(spec: Dict[str, Any]) -> Dict[str, Any]:
+  """The xmanager objects of `spec`: what `submit` packages and adds, built
+  without network or credentials (tests build them for every accelerator).
+
+  Raises:
+    ImportError: no xmanager (pip install -e '.[xm]').
+    ValueError: an accelerator this xmanager does not know.
+  """
   try:
     from xmanager import xm  # pylint: disable=g-import-not-at-top
     from xmanager import xm_local  # pylint: disable=g-import-not-at-top
   except ImportError as e:
-    raise ImportError('Submitting needs xmanager and Google Cloud '
-                      'credentials: pip install xmanager (or use --dry_run).'
-                      ) from e
+    raise ImportError("Submitting needs xmanager and Google Cloud "
+                      "credentials: pip install -e '.[xm]' (or use "
+                      "--dry_run).") from e
   unknown = [k for k in spec['requirements']
              if k.upper() not in xm.ResourceType.__members__]
   if unknown:
     raise ValueError(f'This xmanager has no accelerator {unknown}; '
                      'choose another --tpu/--gpu or upgrade xmanager.')
+  return {
+      'executable_spec': xm.python_container(
+          executor_spec=xm_local.Vertex.Spec(), path=compose.REPO,
+          base_image=spec['base_image'],
+          docker_instructions=spec['docker_instructions'],
+          entrypoint=xm.CommandList([shlex.join(spec['entrypoint'])])),
+      'executor': xm_local.Vertex(
+          requirements=xm.JobRequirements(**spec['requirements'])),
+  }
+
+
+def submit(spec: Dict[str, Any]) -> None:
+  """Submits `spec` through xmanager's Vertex executor."""
+  from xmanager import xm  # pylint: disable=g-import-not-at-top
+  from xmanager import xm_local  # pylint: disable=g-import-not-at-top
+  objects = xm_objects(spec)
   with xm_local.create_experiment(experiment_title=spec['name']) as exp:
-    [executable] = exp.package([xm.python_container(
-        executor_spec=xm_local.Vertex.Spec(), path=compose.REPO,
-        base_image=spec['base_image'],
-        docker_instructions=spec['docker_instructions'],
-        entrypoint=xm.CommandList([shlex.join(spec['entrypoint'])]))])
-    exp.add(xm.Job(executable=executable, executor=xm_local.Vertex(
-        requirements=xm.JobRequirements(**spec['requirements']))))
+    [executable] = exp.package([objects['executable_spec']])
+    exp.add(xm.Job(executable=executable, executor=objects['executor']))
 
 
 def main(argv: Sequence[str], overrides=()) -> None:
@@ -137,6 +158,7 @@ def main(argv: Sequence[str], overrides=()) -> None:
     print(json.dumps(spec, indent=2))
     print(shlex.join(spec['entrypoint']))
     return
+  xm_objects(spec)  # no xmanager, or an unknown accelerator: fail here
   submit(spec)
 
 
