@@ -47,7 +47,9 @@ from absl import app
 from absl import flags
 from absl import logging
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from launch import compose
+
+REPO = compose.REPO
 
 SIZES = ('tiny', 'small', 'base', 'large', 'xl')
 DEFAULT_MODELS = ('baseline', 'recycled_k2', 'altup_k2', 'altup_k4',

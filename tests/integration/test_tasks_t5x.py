@@ -36,8 +36,7 @@ from tasks import offline_data
 from tasks import vocab
 # pylint: enable=g-import-not-at-top
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+REPO = common.REPO
 OFFLINE_GIN = 'tasks/gin/offline_vocab.gin'
 BYTE_GIN = 'tasks/gin/byte_vocab.gin'
 

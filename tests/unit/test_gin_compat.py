@@ -8,9 +8,8 @@ import gin
 import pytest
 
 from altup_flaxformer import gin_compat
+from launch.compose import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
 
 
 @pytest.fixture
