@@ -64,7 +64,7 @@ def test_one_row_per_model(outputs):
   for label in ('baseline', 'Recycled-AltUp K=2', 'AltUp K=2', 'AltUp K=4',
                 'dense-2d'):
     assert f'| {label} |' in md, label
-  assert 'Machine:' in md and 'Targets' in md
+  assert 'Machine:' in md and 'Cost targets:' in md
 
 
 def test_ratios_finite_and_baseline_is_one(outputs):
