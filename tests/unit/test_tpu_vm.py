@@ -72,23 +72,22 @@ def test_bad_flags_name_the_fix(name, zone, tpu, model_dir, message):
   tpu_vm.check('altup', 'us-central2-b', 'v4-8', '/tmp/r')  # one host: fine
 
 
-def test_dry_run_prints_every_command_and_runs_none(tmp_path):
-  proc = subprocess.run(
+def _dry_run(model_dir):
+  return subprocess.run(
       [sys.executable, '-m', 'launch.tpu_vm', '--tpu_name=altup-v4',
        '--zone=us-central2-b', '--tpu=v4-32', '--train_steps=1000',
-       '--model_dir=gs://b/run', '--dry_run'], cwd=compose.REPO,
+       f'--model_dir={model_dir}', '--dry_run'], cwd=compose.REPO,
       capture_output=True, text=True, check=False,
       env=dict(os.environ, PYTHONPATH=compose.REPO))
+
+
+def test_dry_run_prints_every_command_and_runs_none():
+  proc = _dry_run('gs://b/run')
   assert proc.returncode == 0, proc.stderr[-2000:]
   lines = proc.stdout.splitlines()
   assert [shlex.split(l)[:5] for l in lines][0] == [
       'gcloud', 'compute', 'tpus', 'tpu-vm', 'create']
   assert len(lines) == 5
-  bad = subprocess.run(
-      [sys.executable, '-m', 'launch.tpu_vm', '--tpu_name=altup-v4',
-       '--zone=us-central2-b', '--tpu=v4-32', '--train_steps=1000',
-       '--model_dir=/tmp/run', '--dry_run'], cwd=compose.REPO,
-      capture_output=True, text=True, check=False,
-      env=dict(os.environ, PYTHONPATH=compose.REPO))
+  bad = _dry_run('/tmp/run')
   assert bad.returncode != 0 and bad.stdout == ''
   assert bad.stderr.strip().startswith('launch.tpu_vm: --tpu=v4-32 has 4 hosts')
