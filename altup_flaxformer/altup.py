@@ -16,57 +16,18 @@ stored block k is canonical block (k + l) mod K, so layer l computes canonical
 block l mod K (round-robin, "alternating") without knowing its own index. This
 keeps the layer signature stock, which is what lets flaxformer's `nn.scan` and
 remat wrappers work unchanged. `canonical_coefficients` maps the stored
-(rotating-frame) p and g back to the paper's block order.
+(rotating-frame) p and g back to the paper's block order. The settings'
+choices and their checks are in `config.py`.
 """
 
 import functools
-from typing import Mapping, NamedTuple, Optional, Sequence, Tuple
+from typing import Mapping, NamedTuple, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-SELECTIONS = ('alternating', 'same')
-LAYER_INPUTS = ('input', 'predicted')
-COLLAPSES = ('sum', 'mean', 'concat')
-COEFFICIENTS = ('static', 'routed')
-
-
-def _check_positive_int(value, name: str, fix: str) -> int:
-  """Returns `value` as an int if it is an int >= 1; else raises with `fix`."""
-  if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-    raise TypeError(f'{name} must be an int >= 1, got {value!r} '
-                    f'({type(value).__name__}); {fix}.')
-  if value < 1:
-    raise ValueError(f'{name} must be >= 1, got {value}; {fix}.')
-  return int(value)
-
-
-def check_k(altup_k) -> int:
-  """Returns `altup_k` if it is a usable number of blocks, else raises."""
-  return _check_positive_int(
-      altup_k, 'ALTUP_K', 'set e.g. --gin.ALTUP_K=2 (K=1 is the stock model)')
-
-
-def check_stride(stride) -> int:
-  """Returns `stride` if it is a usable Sequence-AltUp stride, else raises."""
-  return _check_positive_int(
-      stride, 'ALTUP_SEQUENCE_STRIDE',
-      'set e.g. --gin.ALTUP_K=4 with gin/variants/sequence.gin (1 = the stock '
-      'layer)')
-
-
-def check_choice(name: str, value: str, choices: Sequence[str]) -> str:
-  """Returns `value` if it is one of `choices`, else raises naming them."""
-  if value not in choices:
-    raise ValueError(
-        f'Unknown AltUp {name} {value!r}; expected one of {tuple(choices)}.')
-  return value
-
-
-def widened_dim(d: int, k: int) -> int:
-  """Width K*d of the wide representation (gin cannot multiply macros)."""
-  return check_k(k) * int(d)
+from altup_flaxformer import config
 
 
 def split_blocks(x: jnp.ndarray, k: int) -> jnp.ndarray:
@@ -182,7 +143,7 @@ def rotate_blocks(x: jnp.ndarray, shift: int = -1) -> jnp.ndarray:
 
 def active_block(layer_index: int, altup_k: int, selection: str) -> int:
   """Canonical block computed by layer `layer_index` (paper's j*)."""
-  check_choice('selection', selection, SELECTIONS)
+  config.check_choice('selection', selection, config.SELECTIONS)
   return layer_index % altup_k if selection == 'alternating' else 0
 
 
@@ -206,7 +167,7 @@ def collapse_blocks(x: jnp.ndarray, altup_k: int, method: str,
   Returns:
     The collapsed array.
   """
-  check_choice('collapse', method, COLLAPSES)
+  config.check_choice('collapse', method, config.COLLAPSES)
   if altup_k == 1:
     return x
   blocks = split_blocks(x, altup_k)
@@ -235,7 +196,7 @@ def altup_update(x: jnp.ndarray, layer_fn, predictor: jnp.ndarray,
   Returns:
     ([..., K*d] new wide representation, aux).
   """
-  check_choice('layer_input', layer_input, LAYER_INPUTS)
+  config.check_choice('layer_input', layer_input, config.LAYER_INPUTS)
   k = predictor.shape[0]
   blocks = split_blocks(x, k)
   active = 0
@@ -364,17 +325,12 @@ def token_corrector(y: jnp.ndarray, router: Router) -> jnp.ndarray:
 
 # --- Sequence-AltUp (the AltUp idea on the sequence axis) -------------------
 #
-# Our reading (documented in docs/variants.md): with stride k, the anchors are the
-# positions 0, k, 2k, ...; a layer runs on the anchors only (attention among
-# anchors, sequence length ceil(T/k)); every position t is predicted from its
-# own input and its anchor's input, then corrected by its anchor's computed
-# update:
+# Our reading (docs/variants.md has the details): with stride k, a layer runs
+# on the anchors 0, k, 2k, ... only, then every position t is predicted from
+# its own and its anchor s(t)'s input and corrected by the anchor's update:
 #   x_hat_t = a1 * x_t + a2 * x_{s(t)}
 #   y_t     = x_hat_t + b * (L(x_anchors)_{s(t)} - x_hat_{s(t)})
-# s(t) is the anchor at or before t (k * floor(t / k)) when it is in t's
-# segment (the attention mask says so); otherwise the next anchor, if that one
-# is; a position with neither (a packed segment shorter than k that holds no
-# anchor) keeps its prediction. Stride 1 is the stock layer.
+# Stride 1 is the stock layer.
 
 
 def sequence_anchors(x: jnp.ndarray, stride: int) -> jnp.ndarray:

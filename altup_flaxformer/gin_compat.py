@@ -7,10 +7,11 @@ maps `a/b/c/file.gin` to the Python package `a.b.c`. That reader crashes
 was not imported yet) instead of moving on, so stock flaxformer/t5x gins only
 include from a checkout in the working directory.
 
-Importing this module (our gins do, before their first `include`) installs a
-reader that resolves `<package>/<path inside it>` through the installed
-top-level package's folder(s) and makes the other readers' existence checks
-fail softly. Idempotent; no effect on paths that already resolve.
+Importing this module (gin/models/common.gin does, the first include of every
+size gin) installs a reader that resolves `<package>/<path inside it>` through
+the installed top-level package's folder(s) and makes the other readers'
+existence checks fail softly. Idempotent; no effect on paths that already
+resolve.
 """
 
 import importlib.util

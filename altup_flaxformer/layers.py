@@ -3,7 +3,8 @@
 Each module *wraps* a stock module built by a gin-bound factory and shares its
 scope (`nn.share_scope`), so the stock gin bindings are reused as they are and
 stock parameter and cache paths do not move (a dense checkpoint is a strict
-subset of an AltUp/Recycled one). The AltUp math is in `altup.py`.
+subset of an AltUp/Recycled one). The AltUp math is in `altup.py`, the
+settings' choices and checks in `config.py`.
 
   t5_architecture.Encoder/Decoder.layer_factory  -> AltUpEncoderLayer /
                                                     AltUpDecoderLayer
@@ -24,6 +25,7 @@ from flax.linen import partitioning
 import jax.numpy as jnp
 
 from altup_flaxformer import altup
+from altup_flaxformer import config
 
 Initializer = Callable[..., Any]
 
@@ -80,10 +82,10 @@ class _AltUpLayerBase(nn.Module):
   shared_relative_position_bias: Optional[nn.Module] = None
 
   def __post_init__(self):
-    altup.check_k(self.altup_k)
-    altup.check_choice('selection', self.selection, altup.SELECTIONS)
-    altup.check_choice('layer_input', self.layer_input, altup.LAYER_INPUTS)
-    altup.check_choice('coefficients', self.coefficients, altup.COEFFICIENTS)
+    config.check_k(self.altup_k)
+    config.check_choice('selection', self.selection, config.SELECTIONS)
+    config.check_choice('layer_input', self.layer_input, config.LAYER_INPUTS)
+    config.check_choice('coefficients', self.coefficients, config.COEFFICIENTS)
     if self.coefficients == 'routed' and self.embed_dim is None:
       raise ValueError(
           "AltUp coefficients='routed' needs embed_dim (d) for its router; "
@@ -127,7 +129,7 @@ class _AltUpLayerBase(nn.Module):
           f'AltUp layer got inputs of width {width}, expected ALTUP_K * '
           f'EMBED_DIM = {self.altup_k} * {self.embed_dim}. Full AltUp needs '
           'the token embedder to be K*d wide (gin/variants/altup.gin binds '
-          'embedding.Embed.features = @altup.widened_dim()); Recycled-AltUp '
+          'embedding.Embed.features = @config.widened_dim()); Recycled-AltUp '
           'needs RecycledEmbed (gin/variants/recycled.gin).')
 
   def _run(self, x, call_layer):
@@ -208,7 +210,7 @@ class SequenceAltUpEncoderLayer(nn.Module):
   shared_relative_position_bias: Optional[nn.Module] = None
 
   def __post_init__(self):
-    altup.check_stride(self.stride)
+    config.check_stride(self.stride)
     super().__post_init__()
 
   def setup(self):
@@ -257,7 +259,7 @@ class RecycledEmbed(nn.Module):
   altup_k: int = 2
 
   def __post_init__(self):
-    altup.check_k(self.altup_k)
+    config.check_k(self.altup_k)
     super().__post_init__()
 
   def setup(self):
@@ -297,9 +299,9 @@ class AltUpFinalNorm(nn.Module):
   selection: str = 'alternating'
 
   def __post_init__(self):
-    altup.check_k(self.altup_k)
-    altup.check_choice('collapse', self.collapse, altup.COLLAPSES)
-    altup.check_choice('selection', self.selection, altup.SELECTIONS)
+    config.check_k(self.altup_k)
+    config.check_choice('collapse', self.collapse, config.COLLAPSES)
+    config.check_choice('selection', self.selection, config.SELECTIONS)
     if (self.num_layers is not None and self.selection == 'alternating'
         and self.altup_k > self.num_layers):
       raise ValueError(

@@ -10,11 +10,12 @@ names to replicated, but Adafactor's `logical_factor_rules` must name every
 axis (a `KeyError` otherwise), and a scanned model needs factor rules at all,
 because Adafactor's heuristic rejects parameters of rank > 2.
 
-Gin usage (done by gin/models/common.gin):
+Gin usage (done by gin/models/rules.gin; gin/moe/models/rules.gin passes the
+MoE rules as `base` and binds the MoE partitioner's rules):
 
-  adafactor.Adafactor.logical_factor_rules = @altup_sharding.logical_factor_rules()
+  adafactor.Adafactor.logical_factor_rules = @sharding.logical_factor_rules()
   partitioning.standard_logical_axis_rules.additional_rules = \
-      @altup_sharding.additional_axis_rules()
+      @sharding.additional_axis_rules()
 """
 
 from typing import Mapping, Optional, Sequence, Tuple

@@ -141,16 +141,19 @@ def convert(dense_checkpoint: str, output_dir: str, altup_k: int,
   return f'{output_dir.rstrip("/")}/checkpoint_{step}'
 
 
-def main(argv):
-  del argv
+def main(argv) -> None:
+  from absl import app  # pylint: disable=g-import-not-at-top
   from absl import flags  # pylint: disable=g-import-not-at-top
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   f = flags.FLAGS
   path = convert(f.dense_checkpoint, f.output_dir, f.altup_k, f.decoder_output)
   print(path)
 
 
-if __name__ == '__main__':
-  from absl import app, flags  # pylint: disable=g-import-not-at-top
+def define_flags() -> None:
+  """The converter's flags (defined when run as a program)."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
   flags.DEFINE_string('dense_checkpoint', None,
                       'a dense T5.1.1 T5X checkpoint_<step> directory')
   flags.DEFINE_string('output_dir', None,
@@ -159,4 +162,12 @@ if __name__ == '__main__':
   flags.DEFINE_enum('decoder_output', 'concat', ['concat', 'sum'],
                     "the target model's ALTUP_DECODER_OUTPUT")
   flags.mark_flags_as_required(['dense_checkpoint', 'output_dir'])
-  app.run(main)
+
+
+def entry() -> None:
+  from launch import cli  # pylint: disable=g-import-not-at-top
+  cli.run(main, 'altup_flaxformer.warm_start', define_flags)
+
+
+if __name__ == '__main__':
+  entry()

@@ -228,8 +228,8 @@ def main(argv: Sequence[str]) -> None:
              accuracy_split(jobs, os.path.join(out, 'accuracy_split.csv'),
                             sweeps.eval_batches(sweep))]
   if not any(written):
-    raise SystemExit(f'launch.coefficients: no finished pretraining run '
-                     f'under {f.root} for --sweep={f.sweep}.')
+    raise RuntimeError(f'no finished pretraining run under {f.root} for '
+                       f'--sweep={f.sweep}.')
   print('Wrote ' + ', '.join(p for p in written if p))
 
 

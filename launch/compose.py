@@ -12,21 +12,27 @@ names the fix. Pure functions; nothing here imports t5x.
 """
 
 import dataclasses
+import importlib.util
 import os
 import re
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
+import tasks
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# Layers per stack of each size gin (gin/models/<size>.gin). tiny_2d is tiny
-# with width, heads and MLP doubled: the "just widen it" reference.
+# Layers per stack of each size gin (gin/models/<size>.gin; small to xl bind
+# them in flaxformer's T5.1.1 gins, which `gin_macros` reads where flaxformer
+# is installed, as tests/unit/test_launch_commands.py does to check this
+# table). tiny_2d is tiny with width, heads and MLP doubled: the "just widen
+# it" reference.
 SIZE_LAYERS = {'tiny': 4, 'small': 8, 'base': 12, 'large': 24, 'xl': 24,
                'tiny_2d': 4}
 # gin/options/<name>.gin, added after the model and variant gins.
 OPTIONS = ('gather_embedding',)
 # Dense variants: gin/variants/<variant>.gin on gin/models/<size>.gin.
 DENSE_VARIANTS = ('baseline', 'altup', 'recycled', 'routed', 'sequence')
-# Sparse (MoE) variants: gin/moe/<name>.gin on gin/moe/models/<size>.gin, with
+# Sparse (MoE) variants: gin/variants/<variant>.gin on gin/moe/models/<size>.gin, with
 # T5X's MoE run gins (t5x/contrib/moe/configs/runs/).
 MOE_VARIANTS = ('moe_baseline', 'moe_altup', 'moe_recycled')
 MOE_SIZES = ('tiny', 'small', 'base')
@@ -35,8 +41,20 @@ BASELINES = ('baseline', 'moe_baseline')
 
 
 def default_altup_k(variant: str) -> int:
-  """K when --altup_k is not given (the variant gin's own default)."""
-  return 1 if variant in BASELINES else 4 if variant == 'sequence' else 2
+  """K when --altup_k is not given: the ALTUP_K the variant's gins bind.
+
+  Raises:
+    ValueError: the variant's gins bind no ALTUP_K.
+  """
+  files = gin_files(Experiment(size=MOE_SIZES[0], variant=variant, altup_k=1,
+                               run='pretrain', task='', model_dir=''))
+  k = gin_macros(files).get('ALTUP_K')
+  if k is None:
+    raise ValueError(f'No ALTUP_K default in {", ".join(files)}; set '
+                     '--altup_k.')
+  return int(k)
+
+
 # run -> (t5x entry point, T5X run gin)
 RUNS = {
     'pretrain': ('train', 't5x/configs/runs/pretrain.gin'),
@@ -57,6 +75,8 @@ MANAGED_MACROS = ('ALTUP_K', 'MODEL_DIR', 'RANDOM_SEED', 'MIXTURE_OR_TASK_NAME',
                   'TRAIN_STEPS', 'BATCH_SIZE', 'INITIAL_CHECKPOINT_PATH',
                   'CHECKPOINT_PATH', 'train/utils.DatasetConfig.seed')
 _GIN_OVERRIDE = re.compile(r'^--gin\.([A-Za-z_][\w./]*)=(.+)$', re.S)
+_GIN_INCLUDE = re.compile(r"^include\s+'([^']+)'")
+_GIN_MACRO = re.compile(r'^([A-Z_][A-Z0-9_]*)\s*=\s*(.+?)\s*(?:#.*)?$')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -231,15 +251,22 @@ def run_gin(exp: Experiment) -> str:
       exp) else gin
 
 
+def model_gin_files(size: str, variant: str,
+                    options: Sequence[str] = ()) -> List[str]:
+  """The gins of one model: size, variant, then gin/options/<option>.gin.
+
+  A variant is one file, gin/variants/<variant>.gin; the MoE variants' sizes
+  are gin/moe/models/<size>.gin.
+  """
+  sizes = 'gin/moe/models' if variant in MOE_VARIANTS else 'gin/models'
+  return ([f'{sizes}/{size}.gin', f'gin/variants/{variant}.gin']
+          + [f'gin/options/{option}.gin' for option in options])
+
+
 def gin_files(exp: Experiment) -> List[str]:
-  if _is_moe(exp):
-    files = [f'gin/moe/models/{exp.size}.gin',
-             f'gin/moe/{exp.variant[len("moe_"):]}.gin']
-  else:
-    files = [f'gin/models/{exp.size}.gin', f'gin/variants/{exp.variant}.gin']
-  if exp.scan:
-    files.append('gin/options/scan.gin')
-  files += [f'gin/options/{option}.gin' for option in exp.options]
+  """Every --gin_file of `exp`: model gins, vocabulary gin, T5X run gin."""
+  options = (('scan',) if exp.scan else ()) + tuple(exp.options)
+  files = model_gin_files(exp.size, exp.variant, options)
   vocabulary_gin = VOCABULARY_GINS[vocabulary_name(exp.task, exp.vocabulary)]
   if vocabulary_gin:
     files.append(vocabulary_gin)
@@ -293,23 +320,10 @@ def t5x_command(exp: Experiment, python: str = 'python') -> List[str]:
   return [python, '-m', f't5x.{RUNS[exp.run][0]}'] + t5x_args(exp)
 
 
-# TASK_FEATURE_LENGTHS used when --feature_lengths is not given.
-DEFAULT_FEATURE_LENGTHS = {
-    'altup_c4_span_corruption': {'inputs': 512, 'targets': 114},
-    'altup_offline_span_corruption': {'inputs': 128, 'targets': 32},
-    # ByT5's spans (mean 20 bytes): t5's random_spans_helper gives 24 targets.
-    'altup_offline_byte_span_corruption': {'inputs': 128, 'targets': 24},
-    'altup_offline_sentiment': {'inputs': 128, 'targets': 4},
-    'altup_squad': {'inputs': 512, 'targets': 64},
-    'altup_trivia_qa_closed_book': {'inputs': 128, 'targets': 32},
-    'altup_glue_proportional': {'inputs': 512, 'targets': 84},
-    'altup_super_glue_proportional': {'inputs': 512, 'targets': 84},
-}
-
-
 def default_feature_lengths(task: str) -> Optional[Dict[str, int]]:
-  """The lengths the paper / offline setup uses for `task`, else None."""
-  lengths = DEFAULT_FEATURE_LENGTHS.get(task)
+  """TASK_FEATURE_LENGTHS when --feature_lengths is not given: the task's
+  (tasks.FEATURE_LENGTHS), else None."""
+  lengths = tasks.FEATURE_LENGTHS.get(task)
   return dict(lengths) if lengths else None
 
 
@@ -323,3 +337,45 @@ def parse_feature_lengths(text: str) -> Dict[str, int]:
                        'inputs=128,targets=32.')
     lengths[name.strip()] = int(value)
   return lengths
+
+
+def _gin_search_paths() -> List[str]:
+  """Where includes resolve: this repository, then flaxformer's parent dir
+  where flaxformer is installed (found without importing it)."""
+  spec = importlib.util.find_spec('flaxformer')
+  found = spec.submodule_search_locations if spec else None
+  return [REPO] + [os.path.dirname(p) for p in found or ()]
+
+
+def gin_macros(files: Sequence[str]) -> Dict[str, str]:
+  """NAME -> value text of the one-line macro bindings of `files`.
+
+  Reads the files in order, each include where it stands, the last binding
+  winning, as gin does; a file found under no search path (T5X's run gins,
+  flaxformer's without flaxformer) is skipped. No gin import, no parsing of
+  multi-line values.
+
+  Args:
+    files: gin paths relative to a search path, e.g. `gin_files(exp)`.
+
+  Returns:
+    e.g. {'NUM_ENCODER_LAYERS': '4', 'ALTUP_K': '2', ...}.
+  """
+  macros, roots = {}, _gin_search_paths()
+
+  def read(path):
+    full = next((os.path.join(r, path) for r in roots
+                 if os.path.isfile(os.path.join(r, path))), None)
+    if full is None:
+      return
+    with open(full) as f:
+      for line in f:
+        include, macro = _GIN_INCLUDE.match(line), _GIN_MACRO.match(line)
+        if include:
+          read(include.group(1))
+        elif macro:
+          macros[macro.group(1)] = macro.group(2)
+
+  for path in files:
+    read(path)
+  return macros

@@ -1,11 +1,10 @@
-"""The experiment flags shared by launch.local and launch.xm_launch."""
+"""The experiment flags shared by launch.local, launch.xm_launch and
+launch.tpu_vm (which run with `cli.run(..., gin_overrides=True)`)."""
 
-import sys
-from typing import Callable, Optional, Sequence, Tuple
+from typing import Sequence
 
 from absl import flags
 
-from launch import cli
 from launch import compose
 
 FLAGS = flags.FLAGS
@@ -15,13 +14,13 @@ def define(size: str, task: str) -> None:
   """Defines the experiment flags with these defaults."""
   flags.DEFINE_enum('size', size, tuple(compose.SIZE_LAYERS), 'Model size.')
   flags.DEFINE_enum('variant', 'altup', compose.VARIANTS, 'AltUp variant.')
-  flags.DEFINE_integer('altup_k', None, 'K (default: 2; 1 for baselines; '
-                       'the stride, default 4, for sequence).')
+  flags.DEFINE_integer('altup_k', None, 'K (default: the variant gin\'s '
+                       'ALTUP_K; for sequence, the stride).')
   flags.DEFINE_enum('run', 'pretrain', tuple(compose.RUNS), 'T5X run.')
   flags.DEFINE_string('task', task, 'Registered altup_* task or mixture.')
   flags.DEFINE_string('feature_lengths', None,
                       'TASK_FEATURE_LENGTHS, e.g. inputs=512,targets=114 '
-                      '(default: the task\'s, see compose.DEFAULT_FEATURE_LENGTHS).')
+                      '(default: the task\'s, see tasks.FEATURE_LENGTHS).')
   flags.DEFINE_integer('train_steps', None, 'TRAIN_STEPS (train runs).')
   flags.DEFINE_integer('batch_size', None, 'BATCH_SIZE (default: run gin).')
   flags.DEFINE_string('checkpoint', None,
@@ -64,16 +63,3 @@ def experiment(overrides) -> compose.Experiment:
       seed=FLAGS.seed,
       num_partitions=FLAGS.num_partitions, gin_overrides=overrides)
 
-
-def run(main: Callable[[Sequence[str], Tuple], None], program: str) -> None:
-  """Runs `main(argv, gin_overrides)` as a program; bad input exits cleanly.
-
-  `--gin.NAME=VALUE` arguments are split off before absl parses the flags
-  and passed to `main`; a ValueError, RuntimeError or ImportError ends the
-  program with its message (which names the fix) instead of a traceback.
-  """
-  try:
-    argv, overrides = compose.split_gin_overrides(sys.argv)
-  except ValueError as e:
-    sys.exit(f'{program}: {e}')
-  cli.run(lambda args: main(args, overrides), program, argv=argv)

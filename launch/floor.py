@@ -25,7 +25,6 @@ packing); `--eval_batches` x `--batch_size` must match the runs (the sweeps'
 import collections
 import json
 import math
-import sys
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -186,13 +185,13 @@ def main(argv: Sequence[str]) -> None:
   from absl import flags  # pylint: disable=g-import-not-at-top
   from launch import compose  # pylint: disable=g-import-not-at-top
   if len(argv) > 1:
-    sys.exit(f'launch.floor: unexpected arguments {argv[1:]}')
+    raise ValueError(f'unexpected arguments {argv[1:]}')
   f = flags.FLAGS
   lengths = (compose.parse_feature_lengths(f.feature_lengths)
              if f.feature_lengths else compose.default_feature_lengths(f.task))
   if not lengths:
-    sys.exit(f'launch.floor: no default feature lengths for {f.task!r}; set '
-             '--feature_lengths=inputs=...,targets=...')
+    raise ValueError(f'no default feature lengths for {f.task!r}; set '
+                     '--feature_lengths=inputs=...,targets=...')
   print(json.dumps(write(f.output, f.task, lengths, f.eval_batches,
                          f.batch_size, f.vocabulary), indent=2))
 

@@ -16,11 +16,17 @@ from typing import Sequence
 from absl import app
 from absl import flags
 
+from launch import cli
 from launch import compose
 from launch import experiment_flags
 from launch import runner
 
 FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+  """The launcher's flags (defined when run as a program)."""
+  experiment_flags.define(size='tiny', task='altup_offline_span_corruption')
 
 
 def main(argv: Sequence[str], overrides=()) -> None:
@@ -36,8 +42,7 @@ def main(argv: Sequence[str], overrides=()) -> None:
 
 
 def entry() -> None:
-  experiment_flags.define(size='tiny', task='altup_offline_span_corruption')
-  experiment_flags.run(main, 'launch.local')
+  cli.run(main, 'launch.local', define_flags, gin_overrides=True)
 
 
 if __name__ == '__main__':

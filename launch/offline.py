@@ -10,7 +10,7 @@ excerpt + BBC News, in bytes), finetunes the final checkpoint on
 the floor of a model that learned no language (launch.floor), also written to
 <model_dir>/results.{md,csv}.
 
-It is the evidence study's protocol (`offline_study` in launch/sweeps.py:
+It is the evidence study's protocol (`offline_study` in launch/grids.py:
 seed 0, learning rate warmed up to 0.03 then decayed linearly to 0) for
 these variants and shorter budgets. Layout: <model_dir>/floor.json,
 <model_dir>/<size>_<variant>_k<K>/{pretrain, finetune_sentiment}. A model
@@ -34,6 +34,7 @@ from launch import compose
 from launch import report
 from launch import runner
 from launch import sweeps
+from launch import tables
 
 FLAGS = flags.FLAGS
 
@@ -158,7 +159,7 @@ def run_all(settings: Settings, model_dir: str, echo=print) -> str:
       runner.run(job.experiment, echo=echo)
       sweeps.mark_done(job)
   header, rows = report.sweep_table(jobs, floor=floor_result)
-  md = report.write_table(os.path.join(model_dir, 'results'), header, rows)
+  md = tables.write_table(os.path.join(model_dir, 'results'), header, rows)
   report.plot_quality_vs_time(jobs, os.path.join(model_dir,
                                                  'quality_vs_time.png'))
   echo(md)

@@ -23,6 +23,7 @@ from absl import app
 from absl import flags
 
 from altup_flaxformer import deps
+from launch import cli
 from launch import compose
 from launch import experiment_flags
 from launch import xm_launch
@@ -43,6 +44,7 @@ _ZONE = re.compile(r'^[a-z]+-[a-z]+\d+-[a-z]$')
 
 
 def define_flags() -> None:
+  """The launcher's flags (defined when run as a program)."""
   experiment_flags.define(size='base', task='altup_c4_span_corruption')
   flags.DEFINE_string('tpu_name', None, 'TPU VM name (lower case, digits, -).')
   flags.DEFINE_string('zone', None, 'Cloud zone, e.g. us-central2-b.')
@@ -150,8 +152,7 @@ def main(argv: Sequence[str], overrides=()) -> None:
 
 
 def entry() -> None:
-  define_flags()
-  experiment_flags.run(main, 'launch.tpu_vm')
+  cli.run(main, 'launch.tpu_vm', define_flags, gin_overrides=True)
 
 
 if __name__ == '__main__':

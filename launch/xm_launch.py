@@ -25,6 +25,7 @@ from absl import app
 from absl import flags
 
 from altup_flaxformer import deps
+from launch import cli
 from launch import compose
 from launch import experiment_flags
 
@@ -163,8 +164,7 @@ def main(argv: Sequence[str], overrides=()) -> None:
 
 
 def entry() -> None:
-  define_flags()
-  experiment_flags.run(main, 'launch.xm_launch')
+  cli.run(main, 'launch.xm_launch', define_flags, gin_overrides=True)
 
 
 if __name__ == '__main__':

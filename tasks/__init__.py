@@ -11,7 +11,10 @@ Importing `tasks` is cheap (no TensorFlow). The registrations live in
   for runs without TFDS data or network.
 
 Every task's vocabulary is `tasks.vocab.get_vocabulary()` (gin-configurable).
-Use `tasks.get_mixture_or_task(name)` to look one up by name.
+Use `tasks.get_mixture_or_task(name)` to look one up by name. What launchers
+need to know of the tasks lives here, readable without TensorFlow: their names
+(`NAMES`), their feature lengths (`FEATURE_LENGTHS`) and the benchmarks'
+headline metrics (`BENCHMARK_METRICS`).
 """
 
 PREFIX = 'altup_'
@@ -37,6 +40,32 @@ NAMES = tuple(sorted(
      'altup_glue_proportional', 'altup_super_glue_proportional')
     + tuple(f'altup_glue_{n}' for n in _GLUE)
     + tuple(f'altup_super_glue_{n}' for n in _SUPER_GLUE)))
+
+
+# TASK_FEATURE_LENGTHS of each task the launchers run without --feature_lengths
+# (launch.compose.default_feature_lengths): T5.1.1's pretraining lengths for
+# C4, T5's finetuning lengths for the benchmarks, and lengths for a tiny CPU
+# model on the offline tasks.
+FEATURE_LENGTHS = {
+    'altup_c4_span_corruption': {'inputs': 512, 'targets': 114},
+    'altup_glue_proportional': {'inputs': 512, 'targets': 84},
+    'altup_super_glue_proportional': {'inputs': 512, 'targets': 84},
+    'altup_squad': {'inputs': 512, 'targets': 64},
+    'altup_trivia_qa_closed_book': {'inputs': 128, 'targets': 32},
+    # T5.1.1's span corruption needs targets >= 29 at inputs 128.
+    'altup_offline_span_corruption': {'inputs': 128, 'targets': 32},
+    # ByT5's spans (mean 20 bytes): t5's random_spans_helper gives 24 targets.
+    'altup_offline_byte_span_corruption': {'inputs': 128, 'targets': 24},
+    # The longest input is 111 tokens of the offline vocabulary.
+    'altup_offline_sentiment': {'inputs': 128, 'targets': 4},
+}
+
+# The metrics launch.report shows first for each finetuning benchmark (the
+# sweeps' benchmark names; mixtures: the mean over tasks of each task's metric
+# mean, as the T5 paper's GLUE score).
+BENCHMARK_METRICS = {'glue': ('average',), 'super_glue': ('average',),
+                     'squad': ('em', 'f1'), 'trivia_qa': ('em', 'f1'),
+                     'sentiment': ('accuracy',)}
 
 
 def import_all():

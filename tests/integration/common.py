@@ -1,18 +1,31 @@
 """Helpers of the integration tier (real t5x + flaxformer).
 
-Test modules import this module first and call `require_t5x_stack()`, which
-skips them, naming the install command, where t5x or flaxformer is missing.
+Importing this module skips the importing test module, naming the install
+command, where t5x or flaxformer is missing; so every integration module
+imports it before anything from t5x or flaxformer.
+
+- Models from the public gins: `gin_model` parses size + variant (+ option)
+  gins as t5x.train does and yields MODEL; `make_batch`, `init_params`,
+  `logits`, `cached_decode_logits` and `outputs` run it.
+- Parameter trees: `perturb_altup`, `map_into`,
+  `scanned_params_from_unscanned`.
+- Real T5X runs: `tiny_experiment` + `run_t5x`, the command line
+  `launch.compose.t5x_command` writes, on the in-memory task of
+  tests/integration/tiny_task.py.
 """
 
 import contextlib
 import os
-
+import subprocess
+import sys
 import gin
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from altup_flaxformer import deps
+from launch import compose
 
 REASON = ('integration tier needs t5x and flaxformer (not on PyPI): '
           + deps.INSTALL_HINT)
@@ -23,9 +36,12 @@ def require_t5x_stack(*more: str) -> None:
   for module in ('t5x', 'flaxformer') + more:
     pytest.importorskip(module, reason=REASON)
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+
+require_t5x_stack()
+
+REPO = compose.REPO
 TINY_VOCAB_GIN = 'tests/integration/tiny_vocab.gin'
+DEVICES = 2  # CPU devices of the t5x subprocesses (tests/conftest.py's default)
 
 
 # variant -> the per-layer parameters it adds to stock layers.
@@ -39,8 +55,8 @@ NEW_PARAMS = {
 
 
 def gin_files(size='tiny', variant='altup', options=(), tiny_vocab=True):
-  files = [f'gin/models/{size}.gin', f'gin/variants/{variant}.gin']
-  files += [f'gin/options/{o}.gin' for o in options]
+  """The launchers' model gins (`compose.model_gin_files`) + the test vocab."""
+  files = compose.model_gin_files(size, variant, options)
   return files + ([TINY_VOCAB_GIN] if tiny_vocab else [])
 
 
@@ -49,8 +65,9 @@ def gin_model(size='tiny', variant='altup', options=(), bindings=(),
               tiny_vocab=True):
   """Parses size + variant (+ option) gins like t5x.train does; yields MODEL.
 
+  `variant` is any launcher variant, MoE ones included (moe_altup, ...).
   flaxformer builds submodules from gin factories lazily (in every `setup`),
-  so the config must stay parsed while the model is used.
+  so the config stays parsed while the block runs (query it there too).
   """
   from t5x import models, utils  # pylint: disable=g-import-not-at-top,unused-import
   gin.clear_config()
@@ -88,6 +105,36 @@ def logits(model, params, batch):
       enable_dropout=False)
 
 
+def cached_decode_logits(model, params, batch):
+  """Step-by-step decoding with the KV cache, as T5X's predict_batch does."""
+  module = model.module
+  enc, dec_in = batch['encoder_input_tokens'], batch['decoder_input_tokens']
+  length = dec_in.shape[1]
+  _, variables = module.apply(
+      {'params': params}, enc, jnp.ones_like(dec_in), jnp.ones_like(dec_in),
+      decode=True, enable_dropout=False, mutable=['cache'])
+  cache = variables['cache']
+  encoded = module.apply({'params': params}, enc, enable_dropout=False,
+                         method=module.encode)
+  steps = []
+  for t in range(length):
+    step, variables = module.apply(
+        {'params': params, 'cache': cache}, encoded, enc,
+        dec_in[:, t:t + 1], dec_in[:, t:t + 1], enable_dropout=False,
+        decode=True, max_decode_length=length, mutable=['cache'],
+        method=module.decode)
+    cache = variables['cache']
+    steps.append(step)
+  return jnp.concatenate(steps, axis=1)
+
+
+def outputs(model, params, batch):
+  """(full-forward logits, cached-decoding logits, predict_batch) as numpy."""
+  return (np.asarray(logits(model, params, batch)),
+          np.asarray(cached_decode_logits(model, params, batch)),
+          np.asarray(model.predict_batch(params, batch)))
+
+
 def perturb_altup(params, scale=0.3, seed=0):
   """Non-trivial values for every AltUp parameter (p, g, router, sequence).
 
@@ -99,3 +146,88 @@ def perturb_altup(params, scale=0.3, seed=0):
       return x + scale * rng.randn(*x.shape).astype(np.float32)
     return x
   return jax.tree_util.tree_map_with_path(f, params)
+
+
+def map_into(template, source):
+  """Takes every leaf of `template` that `source` has at the same path."""
+  def take(path, x):
+    node = source
+    for key in path:
+      node = node.get(key.key) if isinstance(node, dict) else None
+      if node is None:
+        return x
+    assert node.shape == x.shape, path
+    return node
+  return jax.tree_util.tree_map_with_path(take, template)
+
+
+def scanned_params_from_unscanned(unscanned, scanned_template):
+  """Stacks layers_<i> (and the shared relpos) on axis 1 like nn.scan."""
+  out = {'token_embedder': unscanned['token_embedder']}
+  for stack in ('encoder', 'decoder'):
+    layers = sorted((k for k in unscanned[stack] if k.startswith('layers_')),
+                    key=lambda k: int(k.split('_')[1]))
+
+    def gather(path, template, stack=stack, layers=layers):
+      keys = [p.key for p in path]
+      per_layer = []
+      for layer in layers:
+        node = (unscanned[stack]['relpos_bias'] if keys[0] == 'relpos_bias'
+                else unscanned[stack][layer][keys[0]])
+        for key in keys[1:]:
+          node = node[key]
+        per_layer.append(node)
+      stacked = jnp.stack(per_layer, axis=1)
+      assert stacked.shape == template.shape, (keys, stacked.shape)
+      return stacked
+
+    out[stack] = {k: v for k, v in unscanned[stack].items()
+                  if not k.startswith('layers_') and k != 'relpos_bias'}
+    out[stack][stack] = jax.tree_util.tree_map_with_path(
+        gather, scanned_template[stack][stack])
+  return out
+
+
+def tiny_experiment(variant, run, model_dir, *, altup_k=2, gin_overrides=(),
+                    **kwargs) -> compose.Experiment:
+  """A T5X job of size tiny on tests/integration/tiny_task.py's task.
+
+  Args:
+    variant: a launcher variant (compose.VARIANTS).
+    run: 'pretrain', 'finetune', 'eval' or 'infer'.
+    model_dir: the model dir (train) or output dir (eval / infer).
+    altup_k: K of the AltUp variants (the baselines get 1).
+    gin_overrides: extra ('NAME', 'VALUE') bindings.
+    **kwargs: other `compose.Experiment` fields.
+  """
+  from tests.integration import tiny_task  # pylint: disable=g-import-not-at-top
+  return compose.Experiment(
+      size='tiny', variant=variant,
+      altup_k=1 if variant in compose.BASELINES else altup_k, run=run,
+      task=tiny_task.TASK_NAME, model_dir=model_dir,
+      feature_lengths=tiny_task.FEATURE_LENGTHS,
+      # The launchers' task module is tasks.*; this task lives in the tests.
+      gin_overrides=(('MIXTURE_OR_TASK_MODULE', repr(tiny_task.__name__)),)
+      + tuple(gin_overrides), **kwargs)
+
+
+def run_t5x(exp: compose.Experiment, extra_gin_files=()) -> str:
+  """Runs `compose.t5x_command(exp)` + the test vocab on 2 CPU devices.
+
+  Args:
+    exp: e.g. `tiny_experiment(...)`.
+    extra_gin_files: gins after the run gin, e.g. gin/runs/warm_start.gin.
+
+  Returns:
+    The run's stderr (T5X logs there); fails the test if the run fails.
+  """
+  cmd = (compose.t5x_command(exp, python=sys.executable)
+         + [f'--gin_file={f}' for f in (TINY_VOCAB_GIN,) + tuple(
+             extra_gin_files)])
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+      [REPO, os.environ.get('PYTHONPATH', '')]),
+             XLA_FLAGS=f'--xla_force_host_platform_device_count={DEVICES}')
+  proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True,
+                        text=True, timeout=600, check=False)
+  assert proc.returncode == 0, proc.stderr[-4000:]
+  return proc.stderr

@@ -2,9 +2,9 @@
 
 Runs the command's main function once (module-scoped fixture) with the tiny
 size, scanned layers (compiles in about half the time) and a single repeat,
-then checks the written Markdown/CSV/JSON/PNG: one row
-per model, finite ratios, baseline ratios exactly 1, and plausible parameter
-and FLOP counts. Needs the real T5X stack.
+then checks the written Markdown/CSV/JSON/PNG: one row per model, the same
+numbers in every output, finite ratios, baseline ratios exactly 1, and
+plausible parameter and FLOP counts. Needs the real T5X stack.
 """
 
 import csv
@@ -21,8 +21,10 @@ pytest.importorskip('matplotlib', reason='the benchmark plots with matplotlib')
 from absl import flags  # pylint: disable=g-import-not-at-top
 
 from benchmarks import altup_cost  # pylint: disable=g-import-not-at-top
+from benchmarks import results  # pylint: disable=g-import-not-at-top
+from benchmarks import spec  # pylint: disable=g-import-not-at-top
 
-MODELS = list(altup_cost.DEFAULT_MODELS)
+MODELS = list(spec.DEFAULT_MODELS)
 RATIO_KEYS = ('params_ratio', 'train_step_ms_ratio', 'encoder_ms_ratio',
               'decode_ms_per_token_ratio', 'train_peak_mib_ratio',
               'xla_train_gflop_ratio', 'xla_forward_gflop_ratio',
@@ -49,10 +51,33 @@ def _csv_rows(out):
     return list(csv.DictReader(f))
 
 
-def test_every_output_is_written(outputs):
-  for ext in ('md', 'csv', 'json', 'png'):
-    path = os.path.join(outputs, f'altup_cost.{ext}')
-    assert os.path.getsize(path) > 0, path
+def _json(out):
+  with open(os.path.join(out, 'altup_cost.json')) as f:
+    return json.load(f)
+
+
+def test_every_output_has_the_same_rows(outputs):
+  result, rows = _json(outputs), _csv_rows(outputs)
+  assert len(rows) == len(result['rows'])
+  assert list(rows[0]) == list(result['rows'][0])  # every column, in order
+  for row, expected in zip(rows, result['rows']):
+    for key, value in expected.items():
+      if isinstance(value, float) and math.isnan(value):
+        assert math.isnan(float(row[key])), key
+      elif isinstance(value, float):
+        assert float(row[key]) == value, key
+      else:
+        assert row[key] == str(value), key
+  with open(os.path.join(outputs, 'altup_cost.md')) as f:
+    lines = f.read().splitlines()
+  header = lines.index('| ' + ' | '.join(c[0] for c in results.COLUMNS)
+                       + ' |')
+  for i, row in enumerate(result['rows']):
+    cells = lines[header + 2 + i].strip('| ').split(' | ')
+    assert len(cells) == len(results.COLUMNS)
+    assert cells[:2] == [row['label'], f'{row["params"] / 1e6:.2f}']
+    assert cells[3] == f'{row["train_step_ms"]:.1f}'
+  assert result['config']['size'] == 'tiny' and result['config']['scan']
   with open(os.path.join(outputs, 'altup_cost.png'), 'rb') as f:
     assert f.read(8) == b'\x89PNG\r\n\x1a\n'
 
@@ -97,8 +122,7 @@ def test_model_shapes_and_costs_are_plausible(outputs):
 
 
 def test_json_has_machine_and_targets(outputs):
-  with open(os.path.join(outputs, 'altup_cost.json')) as f:
-    result = json.load(f)
+  result = _json(outputs)
   assert result['machine']['cpu'] and result['machine']['jax']
   names = {t['target'] for t in result['targets']}
   assert 'train step (d embedding)' in names

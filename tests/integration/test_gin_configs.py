@@ -2,24 +2,24 @@
 
 In the style of flaxformer's t5x/configs/t5/gin_configs_test.py: tiny models
 run for real (init, apply, score_batch); the real sizes are traced
-symbolically with jax.eval_shape, like flaxformer's longt5 config test.
+symbolically with jax.eval_shape, like flaxformer's longt5 config test. Every
+gin opens with a header that names the AltUp macros it binds.
 """
 
 import glob
 import os
+import re
 
+import jax
+import jax.numpy as jnp
+import numpy as np
 import pytest
 
-from tests.integration import common  # pylint: disable=g-import-not-at-top
-common.require_t5x_stack()
-
-import jax  # pylint: disable=g-import-not-at-top
-import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-import numpy as np  # pylint: disable=g-import-not-at-top
-
+from launch import compose
+from tests.integration import common
 
 SIZES = ('small', 'base', 'large', 'xl')
-VARIANTS = ('baseline', 'altup', 'recycled', 'routed', 'sequence')
+VARIANTS = compose.DENSE_VARIANTS
 # d_model, layers per stack, vocabulary, per size (flaxformer's T5.1.1 gins).
 SHAPES = {'small': (512, 8), 'base': (768, 12), 'large': (1024, 24),
           'xl': (2048, 24)}
@@ -28,9 +28,43 @@ SHAPES = {'small': (512, 8), 'base': (768, 12), 'large': (1024, 24),
 def test_matrix_covers_every_gin_file():
   names = lambda d: sorted(os.path.basename(f)[:-4] for f in glob.glob(
       os.path.join(common.REPO, 'gin', d, '*.gin')))
-  assert names('models') == sorted(SIZES + ('tiny', 'tiny_2d', 'common'))
-  assert names('variants') == sorted(VARIANTS)
+  # Beside the sizes: the prelude, the rules and tiny's dimensions they include.
+  assert names('models') == sorted(
+      SIZES + ('tiny', 'tiny_2d', 'common', 'rules', 'tiny_dims'))
+  assert names('moe/models') == sorted(compose.MOE_SIZES + ('rules',))
+  # One file per launcher variant, dense and MoE.
+  assert names('variants') == sorted(compose.VARIANTS)
   assert names('options') == ['gather_embedding', 'scan']
+
+
+def _repo_gins():
+  return sorted(glob.glob(os.path.join(common.REPO, 'gin', '**', '*.gin'),
+                          recursive=True)
+                + glob.glob(os.path.join(common.REPO, 'tasks', 'gin', '*.gin')))
+
+
+def _header_and_macros(path, seen=()):
+  """(the opening comment, ALTUP_* macros bound here or in repo includes)."""
+  text = open(path).read()
+  header = re.match(r'(?:#.*\n)+', text)
+  macros = set(re.findall(r'^(ALTUP_[A-Z_]+)\s*=', text, re.M))
+  for include in re.findall(r"^include '(gin/[^']+)'", text, re.M):
+    if include not in seen:
+      macros |= _header_and_macros(os.path.join(common.REPO, include),
+                                   seen + (include,))[1]
+  return header.group(0) if header else '', macros
+
+
+@pytest.mark.parametrize('path', _repo_gins(),
+                         ids=lambda p: os.path.relpath(p, common.REPO))
+def test_gin_header_names_its_macros(path):
+  """Each gin opens with a header (what it provides, what to override) that
+  names every AltUp macro it binds, itself or through its includes."""
+  header, macros = _header_and_macros(path)
+  assert re.search(r'[Pp]rovides', header), 'header says not what it provides'
+  assert 'overrid' in header, 'header says not what to override'
+  missing = [m for m in sorted(macros) if m not in header]
+  assert not missing, f'header does not name {missing}'
 
 
 @pytest.mark.parametrize('variant', VARIANTS)

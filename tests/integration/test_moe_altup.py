@@ -1,27 +1,20 @@
 """AltUp on flaxformer's MoE T5 (SparseEncoder/SparseDecoder) by gin only.
 
 gin/moe/models/tiny.gin (flaxformer's tokens-choose MoE gins, included; 2 experts)
-composed with gin/moe/{baseline,altup,recycled}.gin; T5X's MoE stack
+composed with gin/variants/moe_{baseline,altup,recycled}.gin; T5X's MoE stack
 (MoeEncoderDecoderModel; MoePjitPartitioner + MoeTrainer in the real t5x.train run).
 """
 
-import contextlib
 import os
-import subprocess
-import sys
 
+from flax import traverse_util
+import gin
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tests.integration import common  # pylint: disable=g-import-not-at-top
-common.require_t5x_stack()
-
-import gin  # pylint: disable=g-import-not-at-top
-import jax  # pylint: disable=g-import-not-at-top
-from flax import traverse_util  # pylint: disable=g-import-not-at-top
-
-from tests.integration import test_equivalence  # pylint: disable=g-import-not-at-top
-from tests.integration import test_t5x_train_infer as t5x_runs  # pylint: disable=g-import-not-at-top
+from tests.integration import common
 
 ALTUP_PARAMS = ('altup_predictor', 'altup_corrector')
 # No token is dropped for capacity, so routing is per token and cached decoding
@@ -29,33 +22,15 @@ ALTUP_PARAMS = ('altup_predictor', 'altup_corrector')
 NO_DROP = ['EVAL_EXPERT_CAPACITY_FACTOR=4.0', 'TRAIN_EXPERT_CAPACITY_FACTOR=4.0']
 
 
-def gin_files(variant):
-  return ['gin/moe/models/tiny.gin', f'gin/moe/{variant}.gin',
-          common.TINY_VOCAB_GIN]
-
-
-@contextlib.contextmanager
-def moe_model(variant, bindings=()):
-  from t5x import models, utils  # pylint: disable=g-import-not-at-top,unused-import
-  gin.clear_config()
-  gin.add_config_file_search_path(common.REPO)
-  gin.parse_config_files_and_bindings(gin_files(variant), list(bindings),
-                                      finalize_config=True)
-  try:
-    yield gin.query_parameter('%MODEL').scoped_configurable_fn()
-  finally:
-    gin.clear_config()
-
-
 def flat(params):
   return {'/'.join(k): v for k, v in traverse_util.flatten_dict(params).items()}
 
 
-@pytest.mark.parametrize('variant', ['baseline', 'recycled', 'altup'])
+@pytest.mark.parametrize('variant', ['moe_baseline', 'moe_recycled', 'moe_altup'])
 def test_moe_gins_instantiate(variant):
   batch = common.make_batch()
-  k = 1 if variant == 'baseline' else 2
-  with moe_model(variant, [f'ALTUP_K={k}']) as model:
+  k = 1 if variant == 'moe_baseline' else 2
+  with common.gin_model('tiny', variant, bindings=[f'ALTUP_K={k}']) as model:
     assert type(model).__name__ == 'MoeEncoderDecoderModel'
     params = common.init_params(model, batch)
     logits = np.asarray(common.logits(model, params, batch))
@@ -67,7 +42,7 @@ def test_moe_gins_instantiate(variant):
   experts = [n for n in names if '/mlp/expert/' in n]
   assert experts and all(names[n].shape[0] == 2 for n in experts)
   altup = sorted(n for n in names if n.split('/')[-1] in ALTUP_PARAMS)
-  if variant == 'baseline':
+  if variant == 'moe_baseline':
     assert not altup
   else:
     assert len(altup) == 2 * 8  # p and g in every layer, dense and sparse
@@ -76,67 +51,57 @@ def test_moe_gins_instantiate(variant):
         assert f'{stack}/{layer}/altup_predictor' in names
         assert f'{stack}/{layer}/mlp/router/router_weights/w/kernel' in names
   emb = names['token_embedder/embedding']
-  assert emb.shape == (128, 128 if variant == 'altup' else 64)
+  assert emb.shape == (128, 128 if variant == 'moe_altup' else 64)
 
 
-@pytest.mark.parametrize('variant', ['recycled', 'altup'])
+@pytest.mark.parametrize('variant', ['moe_recycled', 'moe_altup'])
 def test_k1_equals_moe_baseline(variant):
   batch = common.make_batch()
-  with moe_model('baseline') as model:
+  with common.gin_model('tiny', 'moe_baseline') as model:
     params = common.init_params(model, batch)
-    want = test_equivalence.outputs(model, params, batch)
-  with moe_model(variant, ['ALTUP_K=1']) as model:
+    want = common.outputs(model, params, batch)
+  with common.gin_model('tiny', variant, bindings=['ALTUP_K=1']) as model:
     got_params = common.init_params(model, batch)
     assert jax.tree_util.tree_structure(got_params) == (
         jax.tree_util.tree_structure(params))  # the stock MoE tree, no p/g
     assert all(np.shape(v) == np.shape(flat(params)[n])
                for n, v in flat(got_params).items())
-    got = test_equivalence.outputs(model, params, batch)
+    got = common.outputs(model, params, batch)
   for w, g in zip(want, got):
     np.testing.assert_array_equal(g, w)
 
 
 def test_recycled_init_equals_moe_baseline():
   batch = common.make_batch()
-  with moe_model('baseline') as model:
+  with common.gin_model('tiny', 'moe_baseline') as model:
     params = common.init_params(model, batch)
     want = np.asarray(common.logits(model, params, batch))
-  with moe_model('recycled', ['ALTUP_K=2']) as model:
+  with common.gin_model('tiny', 'moe_recycled', bindings=['ALTUP_K=2']) as model:
     init = common.init_params(model, batch)
-    got = np.asarray(common.logits(
-        model, test_equivalence.map_into(init, params), batch))
+    got = np.asarray(common.logits(model, common.map_into(init, params), batch))
   np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize('variant,k', [('altup', 2), ('recycled', 2), ('altup', 4)])
+@pytest.mark.parametrize('variant,k', [('moe_altup', 2), ('moe_recycled', 2),
+                                       ('moe_altup', 4)])
 def test_cached_decode_equals_full_forward(variant, k):
   batch = common.make_batch()
-  with moe_model(variant, [f'ALTUP_K={k}'] + NO_DROP) as model:
+  with common.gin_model('tiny', variant,
+                        bindings=[f'ALTUP_K={k}'] + NO_DROP) as model:
     params = common.perturb_altup(common.init_params(model, batch))
     full = np.asarray(common.logits(model, params, batch))
-    cached = np.asarray(test_equivalence.cached_decode_logits(
-        model, params, batch))
+    cached = np.asarray(common.cached_decode_logits(model, params, batch))
   np.testing.assert_allclose(cached, full, atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize('variant', ['altup', 'recycled'])
+@pytest.mark.parametrize('variant', ['moe_altup', 'moe_recycled'])
 def test_moe_t5x_train(tmp_path, variant):
   """Real `python -m t5x.train` with T5X's MoE pretrain run gin, 2 CPU devices."""
   model_dir = str(tmp_path / 'model')
-  env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-      [common.REPO, os.environ.get('PYTHONPATH', '')]),
-             XLA_FLAGS='--xla_force_host_platform_device_count=2')
-  files = gin_files(variant)[:2] + [
-      common.TINY_VOCAB_GIN, 't5x/contrib/moe/configs/runs/pretrain.gin']
-  cmd = ([sys.executable, '-m', 't5x.train', f'--gin_search_paths={common.REPO}']
-         + [f'--gin_file={f}' for f in files] + t5x_runs.TASK_FLAGS
-         + [f"--gin.MODEL_DIR='{model_dir}'", '--gin.TRAIN_STEPS=3',
-            '--gin.BATCH_SIZE=8', '--gin.USE_CACHED_TASKS=False',
-            '--gin.NUM_MODEL_PARTITIONS=1', '--gin.ALTUP_K=2',
-            '--gin.train.eval_period=1000', '--gin.train.eval_steps=1'])
-  proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                        timeout=600, check=False)
-  assert proc.returncode == 0, proc.stderr[-4000:]
+  common.run_t5x(common.tiny_experiment(
+      variant, 'pretrain', model_dir, train_steps=3, batch_size=8,
+      num_partitions=1, gin_overrides=(('train.eval_period', '1000'),
+                                       ('train.eval_steps', '1'))))
   assert os.path.isdir(os.path.join(model_dir, 'checkpoint_3'))
   info = open(os.path.join(model_dir, 'model-info.txt')).read()
   assert 'altup_predictor' in info and 'expert' in info
@@ -145,29 +110,20 @@ def test_moe_t5x_train(tmp_path, variant):
 
 
 @pytest.mark.parametrize('size,d,experts', [('small', 512, 32), ('base', 768, 64)])
-@pytest.mark.parametrize('variant', ['baseline', 'recycled', 'altup'])
+@pytest.mark.parametrize('variant', ['moe_baseline', 'moe_recycled', 'moe_altup'])
 def test_moe_size_gins_symbolically(size, d, experts, variant):
   """The full-size MoE gins (flaxformer's, included) compose; shapes only."""
-  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-  from t5x import models, utils  # pylint: disable=g-import-not-at-top,unused-import
-  gin.clear_config()
-  gin.add_config_file_search_path(common.REPO)
-  gin.parse_config_files_and_bindings(
-      [f'gin/moe/models/{size}.gin', f'gin/moe/{variant}.gin'],
-      ['NUM_MODEL_PARTITIONS=1'], finalize_config=True)
-  try:
-    model = gin.query_parameter('%MODEL').scoped_configurable_fn()
-    x = jnp.ones((2, 8), jnp.int32)
+  x = jnp.ones((2, 8), jnp.int32)
+  with common.gin_model(size, variant, bindings=['NUM_MODEL_PARTITIONS=1'],
+                        tiny_vocab=False) as model:
     params = jax.eval_shape(lambda: model.module.init(
         jax.random.PRNGKey(0), x, x, x, enable_dropout=False)['params'])
     factor_rules = gin.query_parameter(
         'adafactor.Adafactor.logical_factor_rules').scoped_configurable_fn()
-  finally:
-    gin.clear_config()
   names = flat(params)
-  k = 1 if variant == 'baseline' else 2
+  k = 1 if variant == 'moe_baseline' else 2
   assert names['token_embedder/embedding'].shape == (
-      32128, d * (k if variant == 'altup' else 1))
+      32128, d * (k if variant == 'moe_altup' else 1))
   assert any(v.shape[0] == experts for n, v in names.items()
              if '/mlp/expert/' in n)
   assert (sum(n.endswith('altup_predictor') for n in names) > 0) == (k > 1)

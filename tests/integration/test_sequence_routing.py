@@ -1,27 +1,13 @@
-"""Sequence-AltUp and learned routing built from the public gin files."""
+"""Sequence-AltUp's anchors and packing, built from the public gin files.
 
+The properties it shares with the other variants (stride 1 = stock, scan =
+unscanned) are parametrized in test_equivalence.py; learned routing's too.
+"""
+
+import numpy as np
 import pytest
 
-from tests.integration import common  # pylint: disable=g-import-not-at-top
-common.require_t5x_stack()
-
-import jax  # pylint: disable=g-import-not-at-top
-import numpy as np  # pylint: disable=g-import-not-at-top
-
-from tests.integration import test_equivalence as eq  # pylint: disable=g-import-not-at-top
-
-
-def test_sequence_stride_1_equals_stock_t5():
-  batch = common.make_batch()
-  with common.gin_model(variant='baseline') as stock:
-    params = common.init_params(stock, batch)
-    expected = eq.outputs(stock, params, batch)
-  with common.gin_model(variant='sequence', bindings=('ALTUP_K = 1',)) as seq:
-    assert (jax.tree_util.tree_structure(common.init_params(seq, batch)) ==
-            jax.tree_util.tree_structure(params))
-    got = eq.outputs(seq, params, batch)
-  for e, g in zip(expected, got):
-    np.testing.assert_array_equal(g, e)
+from tests.integration import common
 
 
 @pytest.mark.parametrize('stride', [2, 4])
@@ -74,46 +60,3 @@ def test_sequence_first_packed_example_equals_it_alone():
           enable_dropout=False))
     np.testing.assert_allclose(run(packed, True), run(alone, False),
                                rtol=1e-5, atol=1e-5)
-
-
-@pytest.mark.parametrize('k', [2, 4])
-def test_routed_at_init_equals_baseline(k):
-  """Zero-initialised routing kernels: Recycled-AltUp, hence the baseline."""
-  batch = common.make_batch()
-  with common.gin_model(variant='baseline') as stock:
-    stock_params = common.init_params(stock, batch)
-    expected = common.logits(stock, stock_params, batch)
-  with common.gin_model(variant='routed', bindings=(f'ALTUP_K = {k}',)) as m:
-    params = eq.map_into(common.init_params(m, batch, seed=1), stock_params)
-    n_new = sum(x.size for x in jax.tree_util.tree_leaves(params)) - sum(
-        x.size for x in jax.tree_util.tree_leaves(stock_params))
-    d = 64
-    assert n_new == 8 * (k * k + k + d + d * k + k * k * k + k * k)
-    got = common.logits(m, params, batch)
-  np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
-
-
-@pytest.mark.parametrize('variant', ['routed', 'altup'])
-def test_routed_cached_decoding_equals_full_forward(variant):
-  batch = common.make_batch(dec_len=6)
-  with common.gin_model(variant=variant, bindings=(
-      "ALTUP_COEFFICIENTS = 'routed'",)) as model:
-    params = common.perturb_altup(common.init_params(model, batch))
-    full = common.logits(model, params, batch)
-    cached = eq.cached_decode_logits(model, params, batch)
-  np.testing.assert_allclose(cached, full, rtol=1e-5, atol=2e-5)
-
-
-@pytest.mark.parametrize('variant', ['routed', 'sequence'])
-def test_scan_layers_equals_unscanned(variant):
-  batch = common.make_batch()
-  with common.gin_model(variant=variant) as plain:
-    params = common.perturb_altup(common.init_params(plain, batch))
-    expected = eq.outputs(plain, params, batch)
-  with common.gin_model(variant=variant, options=('scan',)) as scanned:
-    template = common.init_params(scanned, batch)
-    scan_params = eq.scanned_params_from_unscanned(params, template)
-    got = eq.outputs(scanned, scan_params, batch)
-  np.testing.assert_allclose(got[0], expected[0], rtol=1e-5, atol=2e-5)
-  np.testing.assert_allclose(got[1], expected[1], rtol=1e-5, atol=2e-5)
-  np.testing.assert_array_equal(got[2], expected[2])

@@ -1,14 +1,11 @@
 """Stock T5X features keep working with AltUp: packing, dropout, bf16, remat."""
 
+import jax
+import jax.numpy as jnp
+import numpy as np
 import pytest
 
-from tests.integration import common  # pylint: disable=g-import-not-at-top
-common.require_t5x_stack()
-
-import jax  # pylint: disable=g-import-not-at-top
-import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-import numpy as np  # pylint: disable=g-import-not-at-top
-
+from tests.integration import common
 
 
 def packed_batch():

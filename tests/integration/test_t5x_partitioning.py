@@ -8,19 +8,16 @@ tests/conftest.py sets XLA_FLAGS=--xla_force_host_platform_device_count=2
 
 import functools
 
+import jax
+from jax.sharding import Mesh, PartitionSpec
+import numpy as np
 import pytest
 
-from tests.integration import common  # pylint: disable=g-import-not-at-top
-common.require_t5x_stack()
-
-import jax  # pylint: disable=g-import-not-at-top
-from jax.sharding import Mesh, PartitionSpec  # pylint: disable=g-import-not-at-top
-import numpy as np  # pylint: disable=g-import-not-at-top
-from t5x import partitioning  # pylint: disable=g-import-not-at-top
-from t5x import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
-from t5x import utils  # pylint: disable=g-import-not-at-top
-
-from altup_flaxformer import sharding  # pylint: disable=g-import-not-at-top
+from altup_flaxformer import sharding
+from tests.integration import common  # before t5x: skips this module without it
+from t5x import partitioning  # pylint: disable=g-bad-import-order
+from t5x import trainer as trainer_lib  # pylint: disable=g-bad-import-order
+from t5x import utils  # pylint: disable=g-bad-import-order
 
 BATCH, LENGTH = 8, 16
 

@@ -1,60 +1,44 @@
 """Real `python -m t5x.train`, then `t5x.infer` / `t5x.eval`, per variant.
 
-Everything goes through the public gin files (gin/models/tiny.gin, one
-gin/variants/*.gin, T5X's own run gins) on 2 CPU devices with T5X's
-model-parallel CPU mesh; the in-memory task is tests/integration/tiny_task.py.
+Every command is the launchers' (`launch.compose.t5x_command`: gin/models/tiny.gin,
+one gin/variants/*.gin, T5X's own run gins) plus tests/integration/tiny_vocab.gin,
+on 2 CPU devices with T5X's model-parallel CPU mesh; the in-memory task is
+tests/integration/tiny_task.py.
 """
 
 import glob
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.integration import common  # pylint: disable=g-import-not-at-top
-common.require_t5x_stack()
-
+from launch import compose
+from tests.integration import common
 
 STEPS = 4
+PARTITIONS = 2
+# test_warm_start.py builds its own t5x.train command with these task flags.
 TASK_FLAGS = [
-    "--gin.MIXTURE_OR_TASK_NAME='altup_test_reverse'",
-    "--gin.MIXTURE_OR_TASK_MODULE='tests.integration.tiny_task'",
-    "--gin.TASK_FEATURE_LENGTHS={'inputs': 16, 'targets': 16}",
-]
+    f'--gin.{name}={value}' for name, value in compose.gin_bindings(
+        common.tiny_experiment('baseline', 'eval', '', checkpoint='')).items()
+    if name in ('MIXTURE_OR_TASK_NAME', 'MIXTURE_OR_TASK_MODULE',
+                'TASK_FEATURE_LENGTHS')]
 
 
-def run_t5x(mode, variant, run_gin, flags, options=()):
-  env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-      [common.REPO, os.environ.get('PYTHONPATH', '')]),
-             XLA_FLAGS='--xla_force_host_platform_device_count=2')
-  files = common.gin_files('tiny', variant, options) + [run_gin]
-  cmd = ([sys.executable, '-m', f't5x.{mode}',
-          f'--gin_search_paths={common.REPO}']
-         + [f'--gin_file={f}' for f in files] + TASK_FLAGS
-         + ['--gin.partitioning.PjitPartitioner.num_partitions=2'] + flags)
-  proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                        timeout=600, check=False)
-  assert proc.returncode == 0, proc.stderr[-4000:]
-  return proc.stderr
-
-
-def train(tmp_path, variant, options=()):
+def train(tmp_path, variant, scan=False):
   model_dir = str(tmp_path / 'model')
-  run_t5x('train', variant, 't5x/configs/runs/pretrain.gin', [
-      f"--gin.MODEL_DIR='{model_dir}'", f'--gin.TRAIN_STEPS={STEPS}',
-      '--gin.BATCH_SIZE=8', '--gin.USE_CACHED_TASKS=False',
-      '--gin.train.eval_period=2', '--gin.train.eval_steps=2',
-      '--gin.ALTUP_K=2'], options)
+  common.run_t5x(common.tiny_experiment(
+      variant, 'pretrain', model_dir, train_steps=STEPS, batch_size=8,
+      num_partitions=PARTITIONS, scan=scan,
+      gin_overrides=(('train.eval_period', '2'), ('train.eval_steps', '2'))))
   return model_dir
 
 
-@pytest.mark.parametrize('variant,options', [
-    ('baseline', ()), ('altup', ()), ('recycled', ()), ('altup', ('scan',)),
-    ('routed', ()), ('sequence', ())])
-def test_train_then_infer(tmp_path, variant, options):
-  model_dir = train(tmp_path, variant, options)
+@pytest.mark.parametrize('variant,scan', [
+    ('baseline', False), ('altup', False), ('recycled', False),
+    ('altup', True), ('routed', False), ('sequence', False)])
+def test_train_then_infer(tmp_path, variant, scan):
+  model_dir = train(tmp_path, variant, scan)
   checkpoint = os.path.join(model_dir, f'checkpoint_{STEPS}')
   assert os.path.isdir(checkpoint)
   info = open(os.path.join(model_dir, 'model-info.txt')).read()
@@ -65,9 +49,9 @@ def test_train_then_infer(tmp_path, variant, options):
   assert glob.glob(os.path.join(model_dir, 'train', 'events.out.tfevents*'))
 
   infer_dir = str(tmp_path / 'infer')
-  run_t5x('infer', variant, 't5x/configs/runs/infer.gin', [
-      f"--gin.CHECKPOINT_PATH='{checkpoint}'",
-      f"--gin.INFER_OUTPUT_DIR='{infer_dir}'", '--gin.ALTUP_K=2'], options)
+  common.run_t5x(common.tiny_experiment(
+      variant, 'infer', infer_dir, checkpoint=checkpoint,
+      num_partitions=PARTITIONS, scan=scan))
   outputs = [f for f in glob.glob(os.path.join(infer_dir, '*-predict.jsonl*'))
              if not f.endswith('.COMPLETED')]
   assert outputs, os.listdir(infer_dir)
@@ -79,10 +63,11 @@ def test_train_then_infer(tmp_path, variant, options):
 def test_train_then_eval(tmp_path):
   model_dir = train(tmp_path, 'recycled')
   eval_dir = str(tmp_path / 'eval')
-  run_t5x('eval', 'recycled', 't5x/configs/runs/eval.gin', [
-      f"--gin.CHECKPOINT_PATH='{model_dir}/checkpoint_{STEPS}'",
-      f"--gin.EVAL_OUTPUT_DIR='{eval_dir}'", '--gin.ALTUP_K=2',
-      "--gin.utils.DatasetConfig.split='validation'"])
+  common.run_t5x(common.tiny_experiment(
+      'recycled', 'eval', eval_dir,
+      checkpoint=os.path.join(model_dir, f'checkpoint_{STEPS}'),
+      num_partitions=PARTITIONS,
+      gin_overrides=(('utils.DatasetConfig.split', "'validation'"),)))
   metrics = glob.glob(os.path.join(eval_dir, 'inference_eval', '*metrics*'))
   assert metrics, os.listdir(eval_dir)
   text = open(metrics[0]).read()

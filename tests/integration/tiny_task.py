@@ -1,10 +1,9 @@
 """An in-memory SeqIO task for integration tests: reverse a random id sequence.
 
 Registered as `altup_test_reverse`; pass-through vocabulary of 128 ids (matches
-`VOCABULARY`/`NUM_EMBEDDINGS` in tiny_vocab.gin), splits train/validation/test.
+`VOCABULARY`/`NUM_EMBEDDINGS` in tiny_vocab.gin), splits train/validation/test,
+64 examples of 8 ids each (FEATURE_LENGTHS leave room for EOS).
 """
-
-import functools
 
 import numpy as np
 import seqio
@@ -13,6 +12,7 @@ import tensorflow as tf
 VOCAB_SIZE = 128
 VOCABULARY = seqio.PassThroughVocabulary(size=VOCAB_SIZE, eos_id=1)
 TASK_NAME = 'altup_test_reverse'
+FEATURE_LENGTHS = {'inputs': 16, 'targets': 16}
 
 
 def _examples(split, shuffle_files=False, seed=None):

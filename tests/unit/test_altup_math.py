@@ -98,22 +98,6 @@ def test_collapse_blocks():
   np.testing.assert_array_equal(altup.collapse_blocks(x, 1, 'sum'), x)
 
 
-def test_widened_dim():
-  assert altup.widened_dim(64, 4) == 256
-
-
-@pytest.mark.parametrize('k,error,match', [
-    (0, ValueError, 'ALTUP_K must be >= 1'),
-    (-2, ValueError, 'ALTUP_K must be >= 1'),
-    (1.5, TypeError, 'must be an int'),
-    ('2', TypeError, 'must be an int'),
-    (True, TypeError, 'must be an int'),
-])
-def test_bad_k(k, error, match):
-  with pytest.raises(error, match=match):
-    altup.check_k(k)
-
-
 def test_bad_choices_name_the_options():
   with pytest.raises(ValueError, match=r"selection 'random'.*'alternating'"):
     altup.active_block(0, 2, 'random')

@@ -1,14 +1,27 @@
-"""The benchmark's analytic multiply-add count (pure arithmetic, no t5x)."""
+"""The benchmark's pure parts (no t5x): the analytic multiply-add count, the
+model names, and the rows, targets and tables of an archived result."""
 
-from benchmarks import altup_cost
+import csv
+import json
+import math
+import os
+
+import pytest
+
+from benchmarks import analytic
+from benchmarks import results
+from benchmarks import spec
+from launch import compose
 
 DIMS = dict(EMBED_DIM=8, NUM_HEADS=2, HEAD_DIM=4, MLP_DIM=16,
             NUM_ENCODER_LAYERS=2, NUM_DECODER_LAYERS=2, NUM_EMBEDDINGS=100,
             ALTUP_K=2, one_hot_embed=False, mlp_inputs=2)
+# The study's cost benchmark (docs/study/README.md), archived with its runs.
+ARCHIVE = os.path.join(compose.REPO, 'docs', 'study', 'runs', 'benchmark')
 
 
 def macs(variant, **kw):
-  return altup_cost.analytic_macs(dict(DIMS, **kw), variant, 6, 4)
+  return analytic.analytic_macs(dict(DIMS, **kw), variant, 6, 4)
 
 
 def test_altup_term_is_k2_plus_k_d_per_token_per_layer():
@@ -29,3 +42,92 @@ def test_one_hot_embedding_counts_the_table_width():
   assert base == (6 + 4) * 100 * 8
   assert macs('altup', one_hot_embed=True)['embed'] == 2 * base
   assert macs('altup')['embed'] == 0  # a gather is free
+
+
+def test_model_names():
+  assert spec.parse_model('dense_2d') == spec.ModelSpec('dense_2d', 'baseline',
+                                                        1, 2)
+  assert spec.parse_model('recycled_k4').label == 'Recycled-AltUp K=4'
+  assert spec.parse_model('dense_2d').label == 'dense-2d'
+  with pytest.raises(ValueError, match='dense_<W>d'):
+    spec.parse_model('altup')
+
+
+def test_gin_files_are_the_launchers_model_gins():
+  cfg = spec.BenchConfig(size='tiny', scan=True, gather_embedding=True)
+  assert spec.gin_files(cfg, spec.parse_model('altup_k2')) == [
+      'gin/models/tiny.gin', 'gin/variants/altup.gin', 'gin/options/scan.gin',
+      'gin/options/gather_embedding.gin']
+  bindings = spec.gin_bindings(cfg, spec.parse_model('dense_2d'),
+                               {'EMBED_DIM': 8, 'NUM_HEADS': 2, 'MLP_DIM': 16})
+  assert bindings[-3:] == ['EMBED_DIM = 16', 'NUM_HEADS = 4', 'MLP_DIM = 32']
+
+
+@pytest.fixture(name='archived')
+def _archived():
+  with open(os.path.join(ARCHIVE, 'altup_cost.json')) as f:
+    return json.load(f)
+
+
+def test_analytic_columns_of_the_archived_result(archived):
+  cfg = archived['config']
+  for row in archived['rows']:
+    count = analytic.analytic_macs(archived['dims'][row['model']],
+                                   row['variant'], cfg['inputs_length'],
+                                   cfg['targets_length'])
+    assert row['analytic_train_gflop'] == pytest.approx(
+        2 * cfg['batch'] * count['train'] / 1e9)
+    assert row['analytic_altup_layer_overhead_pct'] == pytest.approx(
+        100 * count['altup_layer_overhead'])
+
+
+def test_ratios_and_targets_of_the_archived_rows(archived):
+  rows = [{k: v for k, v in r.items() if not k.endswith('_ratio')}
+          for r in archived['rows']]
+  results.add_ratios(rows)
+  assert rows == archived['rows']
+  assert all(r['train_step_ms_ratio'] == r['train_step_ms']
+             / rows[0]['train_step_ms'] for r in rows)
+  cfg = spec.BenchConfig(**dict(archived['config'], models=tuple(
+      archived['config']['models'])))
+  targets = results.check_targets(cfg, rows)
+  assert targets == archived['targets']
+  by_target = {(t['target'], t['model']): t for t in targets}
+  dense = by_target[('dense-2d train step cost', 'dense_2d')]
+  assert dense['value'] == rows[-1]['train_step_ms_ratio']
+  assert dense['met'] == (dense['value'] >= 3.0)
+
+
+def test_markdown_and_csv_of_the_archived_result(archived, tmp_path):
+  md = results.markdown(archived)
+  with open(os.path.join(ARCHIVE, 'altup_cost.md')) as f:
+    assert md == f.read()
+  lines = md.splitlines()
+  header = lines.index('| ' + ' | '.join(c[0] for c in results.COLUMNS)
+                       + ' |')
+  assert lines[header + 1] == '|---' + '|---:' * (len(results.COLUMNS) - 1) + '|'
+  for i, row in enumerate(archived['rows']):
+    cells = lines[header + 2 + i].strip('| ').split(' | ')
+    assert cells[0] == row['label']
+    assert cells[1] == f'{row["params"] / 1e6:.2f}'
+    assert cells[3] == f'{row["train_step_ms"]:.1f}'
+  assert '| target | model | value | goal | met |' in lines
+  pytest.importorskip('matplotlib', reason='the benchmark plots')
+  paths = results.write_outputs(archived, str(tmp_path))
+  with open(paths['csv']) as f:
+    text = f.read()
+  with open(os.path.join(ARCHIVE, 'altup_cost.csv')) as f:
+    assert text == f.read()
+  written = list(csv.DictReader(text.splitlines()))
+  assert [r['model'] for r in written] == [r['model'] for r in
+                                           archived['rows']]
+  for got, row in zip(written, archived['rows']):
+    assert list(got) == list(row)
+    for key, value in row.items():
+      if isinstance(value, float):
+        assert float(got[key]) == value or (math.isnan(value) and math.isnan(
+            float(got[key])))
+      else:
+        assert got[key] == str(value)
+  with open(paths['png'], 'rb') as f:
+    assert f.read(8) == b'\x89PNG\r\n\x1a\n'

@@ -1,5 +1,7 @@
 """Launch command composition, validation, progress and result tables."""
 
+import glob
+import importlib.util
 import itertools
 import json
 import os
@@ -14,6 +16,7 @@ from launch import offline
 from launch import report
 from launch import runner
 from launch import sweeps
+from launch import tables
 
 LENGTHS = {'inputs': 128, 'targets': 32}
 
@@ -39,10 +42,8 @@ def test_command_for_every_size_variant_run(size, variant, run):
   cmd = compose.t5x_command(exp)
   assert cmd[:3] == ['python', '-m', f't5x.{compose.RUNS[run][0]}']
   files = [a.split('=', 1)[1] for a in cmd if a.startswith('--gin_file=')]
-  if variant in compose.MOE_VARIANTS:
-    assert files == [f'gin/moe/models/{size}.gin',
-                     f'gin/moe/{variant[4:]}.gin',
-                     f't5x/contrib/moe/configs/runs/{run}.gin']
+  if variant in compose.MOE_VARIANTS:  # MoE size gin, variant gin, MoE run
+    assert files[2:] == [f't5x/contrib/moe/configs/runs/{run}.gin']
   else:
     assert files == [f'gin/models/{size}.gin', f'gin/variants/{variant}.gin',
                      compose.RUNS[run][1]]
@@ -56,12 +57,12 @@ def test_command_for_every_size_variant_run(size, variant, run):
 
 
 def test_every_variant_gin_is_launchable():
-  dense = sorted(f[:-4] for f in os.listdir(os.path.join(
-      compose.REPO, 'gin', 'variants')))
-  moe = sorted('moe_' + f[:-4] for f in os.listdir(os.path.join(
-      compose.REPO, 'gin', 'moe')) if f.endswith('.gin') and f != 'layers.gin')
-  assert sorted(compose.DENSE_VARIANTS) == dense
-  assert sorted(compose.MOE_VARIANTS) == moe
+  launched = {compose.gin_files(_exp(variant=v, altup_k=1))[1]
+              for v in compose.VARIANTS}
+  on_disk = {os.path.relpath(f, compose.REPO) for d in ('variants', 'moe')
+             for f in glob.glob(os.path.join(compose.REPO, 'gin', d, '*.gin'))
+             if os.path.basename(f) != 'layers.gin'}
+  assert launched == on_disk
 
 
 def test_moe_partitions_and_sequence_stride():
@@ -73,6 +74,30 @@ def test_moe_partitions_and_sequence_stride():
   assert [compose.default_altup_k(v) for v in (
       'baseline', 'moe_baseline', 'altup', 'routed', 'sequence')] == [
           1, 1, 2, 2, 4]
+
+
+def test_size_layers_are_the_size_gins():
+  if importlib.util.find_spec('flaxformer') is None:
+    pytest.skip('flaxformer binds the T5.1.1 layer counts: '
+                'pip install -r requirements-github.txt')
+  models = [(size, 'baseline') for size in compose.SIZE_LAYERS]
+  models += [(size, 'moe_baseline') for size in compose.MOE_SIZES]
+  for size, variant in models:
+    files = compose.gin_files(_exp(size=size, variant=variant, altup_k=1))
+    macros = compose.gin_macros(files)
+    layers = str(compose.SIZE_LAYERS[size])
+    assert (macros['NUM_ENCODER_LAYERS'], macros['NUM_DECODER_LAYERS']) == (
+        layers, layers), files
+
+
+def test_gin_macros_follow_includes_and_the_last_binding_wins(tmp_path,
+                                                              monkeypatch):
+  (tmp_path / 'a.gin').write_text("A = 1\nB = 'x'  # note\n")
+  (tmp_path / 'b.gin').write_text("include 'a.gin'\nA = 2\n"
+                                  "include 'missing.gin'\n")
+  monkeypatch.setattr(compose, 'REPO', str(tmp_path))
+  assert compose.gin_macros(['b.gin']) == {'A': '2', 'B': "'x'"}
+  assert compose.gin_macros(['b.gin', 'a.gin'])['A'] == '1'
 
 
 def test_offline_task_adds_offline_vocabulary_and_overrides_pass_through():
@@ -360,7 +385,7 @@ def test_offline_bad_flags_write_nothing(tmp_path, settings, message):
 
 
 def test_markdown_table_leaves_missing_values_blank(tmp_path):
-  md = report.write_table(str(tmp_path / 'r'), ('model', 'acc'),
+  md = tables.write_table(str(tmp_path / 'r'), ('model', 'acc'),
                           [('a', 0.5), ('b', None)])
   assert md.splitlines()[-1] == '| b |  |'
   assert (tmp_path / 'r.csv').read_text().splitlines() == [

@@ -1,4 +1,5 @@
-"""launch.report over synthetic T5X-style summaries (clu's SummaryWriter)."""
+"""launch.report and launch.seeded over synthetic T5X-style summaries (clu's
+SummaryWriter), and launch.tables."""
 
 import csv
 import os
@@ -9,10 +10,14 @@ import pytest
 
 from launch import compose
 from launch import report
+from launch import seeded
 from launch import sweeps
+from launch import tables
 
 metric_writers = pytest.importorskip(
     'clu.metric_writers', reason='needs clu (T5X writer): pip install clu')
+
+PNG = b'\x89PNG\r\n\x1a\n'
 
 
 def _write(directory, step_values):
@@ -67,7 +72,7 @@ def test_sweep_table_reads_metrics_and_leaves_gaps(tmp_path):
   assert altup['sentiment accuracy'] is None  # missing run: a gap
   assert all(v is None for k, v in table['tiny_altup_k4'].items()
              if k != 'model')
-  md = report.write_table(str(tmp_path / 'results'), header, rows)
+  md = tables.write_table(str(tmp_path / 'results'), header, rows)
   assert '| tiny_altup_k4 |  |  |  |  |  |  |  |' in md.splitlines()
   with open(tmp_path / 'results.csv') as f:
     csv_rows = list(csv.reader(f))
@@ -94,14 +99,27 @@ def test_report_cli_writes_markdown_csv_and_plot(tmp_path):
       cwd=compose.REPO, capture_output=True, text=True, check=False,
       env=dict(os.environ, PYTHONPATH=compose.REPO))
   assert proc.returncode == 0, proc.stderr[-2000:]
-  assert '| tiny_baseline_k1 |' in proc.stdout
-  assert (out / 'results.md').read_text().startswith('| model | params |')
-  assert (out / 'results.csv').exists()
+  md = (out / 'results.md').read_text()
+  assert md in proc.stdout
+  lines = md.splitlines()
+  assert lines[0] == ('| model | params | span accuracy | span loss | steps/s '
+                      '| speed x | speed-up at equal accuracy | sentiment '
+                      'accuracy |')
+  assert lines[2] == '| tiny_baseline_k1 |  | 0.3 | 5 | 4 | 1 | 1 | 71.5 |'
+  assert lines[3] == '| tiny_altup_k2 |  | 0.35 | 5 | 3 | 0.75 |  |  |'
+  with open(out / 'results.csv') as f:
+    rows = list(csv.reader(f))
+  assert rows[0] == lines[0].strip('| ').split(' | ')
+  assert [r[0] for r in rows[1:]] == ['tiny_baseline_k1', 'tiny_altup_k2',
+                                      'tiny_altup_k4', 'tiny_recycled_k2']
+  assert float(rows[1][2]) == pytest.approx(0.30)  # the last evaluation
+  assert float(rows[2][5]) == pytest.approx(0.75)  # 3 / 4 steps per second
+  assert rows[2][6:] == ['', '']  # no speed-up, no finetuning: gaps
   try:
     import matplotlib  # pylint: disable=g-import-not-at-top,unused-import
   except ImportError:
     return
-  assert (out / 'quality_vs_time.png').stat().st_size > 0
+  assert (out / 'quality_vs_time.png').read_bytes()[:8] == PNG
 
 
 def test_paper_sweep_table_has_every_benchmark_column_before_any_run(tmp_path):
@@ -167,7 +185,7 @@ def test_seeded_table_means_stds_floor_and_speedup_per_seed(tmp_path):
       # Stopped after 2 of 3 evaluations: not a seed of the means yet.
       ('tiny_recycled_k2', 0): [0.30, 0.31, None]})
   floor = {'accuracy': 0.303, 'loss': 5.15}
-  header, rows, run_header, runs = report.seeded_table(jobs, floor, BENCH)
+  header, rows, run_header, runs = seeded.seeded_table(jobs, floor, BENCH)
   table = {r[0]: dict(zip(header, r)) for r in rows}
   assert list(table)[0] == 'floor (no language)'
   assert table['floor (no language)']['span accuracy'] == '0.3030'
@@ -194,10 +212,10 @@ def test_seeded_table_means_stds_floor_and_speedup_per_seed(tmp_path):
 
 
 def test_mean_std_formatting():
-  assert report.mean_std([1.0, None, 3.0]) == (2.0, pytest.approx(2 ** 0.5),
+  assert seeded.mean_std([1.0, None, 3.0]) == (2.0, pytest.approx(2 ** 0.5),
                                                2)
-  assert report.format_mean_std([0.5]) == '0.5000'  # one seed: no ±
-  assert report.format_mean_std([None]) == ''
+  assert seeded.format_mean_std([0.5]) == '0.5000'  # one seed: no ±
+  assert seeded.format_mean_std([None]) == ''
 
 
 def test_seeded_report_cli_writes_tables_with_a_seed_column(tmp_path):
@@ -211,16 +229,64 @@ def test_seeded_report_cli_writes_tables_with_a_seed_column(tmp_path):
       cwd=compose.REPO, capture_output=True, text=True, check=False,
       env=dict(os.environ, PYTHONPATH=compose.REPO))
   assert proc.returncode == 0, proc.stderr[-2000:]
-  assert '| floor (no language) |' in proc.stdout
-  with open(tmp_path / 'study' / 'results_runs.csv') as f:
+  study = tmp_path / 'study'
+  md = (study / 'results.md').read_text()
+  assert md in proc.stdout
+  with open(study / 'results.csv') as f:
+    table = list(csv.reader(f))
+  assert table[0] == seeded.SEEDED_HEADER
+  assert md.splitlines()[0] == '| ' + ' | '.join(seeded.SEEDED_HEADER) + ' |'
+  results = {r[0]: dict(zip(table[0], r)) for r in table[1:]}
+  assert list(results)[0] == 'floor (no language)'
+  assert results['floor (no language)']['final loss'] == '5.1000'
+  assert results['floor (no language)']['span accuracy'] == '0.3000'
+  assert results['tiny_baseline_k1']['seeds'] == '1'
+  assert results['tiny_baseline_k1']['span accuracy'] == '0.3200'  # no ±
+  assert results['tiny_recycled_k2']['span accuracy'] == '0.3300'
+  assert results['tiny_altup_k2']['seeds'] == '0'  # not run: no numbers
+  assert results['tiny_altup_k2']['span accuracy'] == ''
+  n = sweeps.SWEEPS['offline_study'].pretrain_steps
+  with open(study / 'results_runs.csv') as f:
     runs = list(csv.reader(f))
   assert runs[0][:2] == ['model', 'seed']
-  assert ['tiny_recycled_k2', '0'] == runs[
-      [r[0] for r in runs].index('tiny_recycled_k2')][:2]
-  with open(tmp_path / 'study' / 'curves.csv') as f:
+  recycled = dict(zip(runs[0], runs[[r[0] for r in runs].index(
+      'tiny_recycled_k2')]))
+  assert recycled['seed'] == '0' and recycled['final step'] == str(n)
+  assert float(recycled['span accuracy']) == pytest.approx(0.33)
+  assert float(recycled['early loss']) == pytest.approx(6.0 - 5 * 0.31)
+  with open(study / 'curves.csv') as f:
     curves = list(csv.reader(f))
   assert curves[0] == ['model', 'seed', 'step', 'span accuracy', 'span loss']
-  assert len(curves) == 1 + 4  # two evaluations of two runs
-  assert curves[1][:3] == [
-      'tiny_baseline_k1', '0',
-      str(sweeps.SWEEPS['offline_study'].pretrain_steps // 2)]
+  assert [c[:3] for c in curves[1:]] == [  # two evaluations of two runs
+      ['tiny_baseline_k1', '0', str(n // 2)], ['tiny_baseline_k1', '0', str(n)],
+      ['tiny_recycled_k2', '0', str(n // 2)], ['tiny_recycled_k2', '0', str(n)]]
+  for _, _, _, accuracy, loss in curves[1:]:
+    assert float(loss) == pytest.approx(6.0 - 5 * float(accuracy))
+  assert [float(c[3]) for c in curves[1:]] == pytest.approx(
+      [0.3, 0.32, 0.31, 0.33])
+  try:
+    import matplotlib  # pylint: disable=g-import-not-at-top,unused-import
+  except ImportError:
+    return
+  assert (study / 'quality_vs_time.png').read_bytes()[:8] == PNG
+
+
+def test_read_scalars_keeps_the_last_value_of_a_resumed_step(tmp_path):
+  _write(tmp_path, [(10, {'accuracy': 0.25}), (20, {'accuracy': 0.5})])
+  # Resumed from step 10: a second events file rewrites step 20.
+  _write(tmp_path, [(20, {'accuracy': 0.75}), (30, {'accuracy': 1.0})])
+  assert len(list(tmp_path.glob('events.out.*'))) == 2
+  assert report.read_scalars(str(tmp_path)) == {
+      'accuracy': [(10, 0.25), (20, 0.75), (30, 1.0)]}
+  assert report.read_scalars(str(tmp_path / 'missing')) == {}
+
+
+def test_tables_align_columns_and_leave_gaps_blank(tmp_path):
+  md = tables.markdown_table(('model', 'x'), [('a', 1234), ('b', None)],
+                             align=[tables.LEFT, tables.RIGHT])
+  assert md.splitlines() == ['| model | x |', '|---|---:|', '| a | 1,234 |',
+                             '| b |  |']
+  tables.write_csv(str(tmp_path / 't.csv'), ('model', 'x'),
+                   [('a', 0.125), ('b', None)])
+  assert (tmp_path / 't.csv').read_text().splitlines() == [
+      'model,x', 'a,0.125', 'b,']

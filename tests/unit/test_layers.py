@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from altup_flaxformer import altup
+from altup_flaxformer import config
 from altup_flaxformer import layers
 
 
@@ -216,6 +217,22 @@ def test_bad_layer_config_fails_at_construction(kwargs, error, match):
     layers.AltUpEncoderLayer(StandInLayer, **kwargs)
 
 
+def test_widened_dim():
+  assert config.widened_dim(64, 4) == 256
+
+
+@pytest.mark.parametrize('k,error,match', [
+    (0, ValueError, 'ALTUP_K must be >= 1'),
+    (-2, ValueError, 'ALTUP_K must be >= 1'),
+    (1.5, TypeError, 'must be an int'),
+    ('2', TypeError, 'must be an int'),
+    (True, TypeError, 'must be an int'),
+])
+def test_bad_k(k, error, match):
+  with pytest.raises(error, match=match):
+    config.check_k(k)
+
+
 def test_bad_norm_and_embed_config_fail_at_construction():
   with pytest.raises(ValueError, match="collapse 'max'"):
     layers.AltUpFinalNorm(StandInNorm, collapse='max')
@@ -228,5 +245,5 @@ def test_bad_norm_and_embed_config_fail_at_construction():
 def test_embedding_width_mismatch_names_the_fix():
   wrapped = layers.AltUpEncoderLayer(StandInLayer, altup_k=2, embed_dim=8)
   with pytest.raises(ValueError, match=r'ALTUP_K \* EMBED_DIM = 2 \* 8.*'
-                     r'widened_dim'):
+                     r'@config.widened_dim\(\)'):
     _init(wrapped, jnp.ones((1, 2, 8)))

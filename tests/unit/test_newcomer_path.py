@@ -112,7 +112,7 @@ def _tracked_text_files():
   out = subprocess.run(['git', 'ls-files'], cwd=REPO, capture_output=True,
                        text=True, check=True).stdout.split()
   return [f for f in out if f.endswith(('.py', '.md', '.gin', '.txt', '.toml'))
-          and '/runs/' not in f]
+          and '/runs/' not in f and os.path.exists(os.path.join(REPO, f))]
 
 
 def test_readme_is_lean_and_its_links_exist():

@@ -182,7 +182,8 @@ def test_sequence_gradients_reach_coefficients():
 @pytest.mark.parametrize('stride, error', [(0, ValueError), (2.0, TypeError),
                                            (True, TypeError)])
 def test_bad_stride_names_the_fix(stride, error):
-  with pytest.raises(error, match='ALTUP_SEQUENCE_STRIDE.*--gin.ALTUP_K'):
+  with pytest.raises(
+      error, match=r'ALTUP_K \(the Sequence-AltUp stride\).*--gin.ALTUP_K'):
     _sequence_layer(stride)
 
 

@@ -25,6 +25,12 @@ def test_every_expected_name_is_registered():
   assert sorted(benchmarks.TASKS + benchmarks.MIXTURES + offline.TASKS) == EXPECTED
 
 
+def test_default_lengths_are_for_registered_names():
+  assert set(tasks.FEATURE_LENGTHS) <= set(EXPECTED)
+  assert offline.SENTIMENT_FEATURE_LENGTHS == {'inputs': 128, 'targets': 4}
+  assert benchmarks.C4_FEATURE_LENGTHS == {'inputs': 512, 'targets': 114}
+
+
 def test_lookup_by_name():
   task = tasks.get_mixture_or_task('altup_glue_sst2')
   assert isinstance(task, seqio.Task) and task.name == 'altup_glue_sst2'
