@@ -46,8 +46,7 @@ def default_altup_k(variant: str) -> int:
   Raises:
     ValueError: the variant's gins bind no ALTUP_K.
   """
-  files = gin_files(Experiment(size=MOE_SIZES[0], variant=variant, altup_k=1,
-                               run='pretrain', task='', model_dir=''))
+  files = model_gin_files(MOE_SIZES[0], variant)
   k = gin_macros(files).get('ALTUP_K')
   if k is None:
     raise ValueError(f'No ALTUP_K default in {", ".join(files)}; set '
