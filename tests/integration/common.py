@@ -54,15 +54,17 @@ NEW_PARAMS = {
 }
 
 
-def gin_files(size='tiny', variant='altup', options=(), tiny_vocab=True):
-  """The launchers' model gins (`compose.model_gin_files`) + the test vocab."""
+def gin_files(size='tiny', variant='altup', options=(), tiny_vocab=True,
+              extra_gins=()):
+  """The launchers' model gins (`compose.model_gin_files`) + the test vocab,
+  then `extra_gins` (e.g. a vocabulary gin of tasks/gin/)."""
   files = compose.model_gin_files(size, variant, options)
-  return files + ([TINY_VOCAB_GIN] if tiny_vocab else [])
+  return files + ([TINY_VOCAB_GIN] if tiny_vocab else []) + list(extra_gins)
 
 
 @contextlib.contextmanager
 def gin_model(size='tiny', variant='altup', options=(), bindings=(),
-              tiny_vocab=True):
+              tiny_vocab=True, extra_gins=()):
   """Parses size + variant (+ option) gins like t5x.train does; yields MODEL.
 
   `variant` is any launcher variant, MoE ones included (moe_altup, ...).
@@ -73,7 +75,8 @@ def gin_model(size='tiny', variant='altup', options=(), bindings=(),
   gin.clear_config()
   gin.add_config_file_search_path(REPO)
   gin.parse_config_files_and_bindings(
-      gin_files(size, variant, options, tiny_vocab), list(bindings),
+      gin_files(size, variant, options, tiny_vocab, extra_gins),
+      list(bindings),
       finalize_config=True)
   try:
     yield gin.query_parameter('%MODEL').scoped_configurable_fn()

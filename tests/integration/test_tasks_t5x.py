@@ -10,7 +10,6 @@
   starts near ln(8192) and drops.
 """
 
-import contextlib
 import importlib.util
 import math
 import os
@@ -41,19 +40,11 @@ OFFLINE_GIN = 'tasks/gin/offline_vocab.gin'
 BYTE_GIN = 'tasks/gin/byte_vocab.gin'
 
 
-@contextlib.contextmanager
 def parsed_model(*extra_gins, variant='altup', bindings=()):
-  """Parses tiny.gin + variant (+ extra gins) as t5x.train does; yields MODEL."""
-  from t5x import models  # pylint: disable=g-import-not-at-top,unused-import
-  gin.clear_config()
-  gin.add_config_file_search_path(REPO)
-  gin.parse_config_files_and_bindings(
-      ['gin/models/tiny.gin', f'gin/variants/{variant}.gin', *extra_gins],
-      list(bindings), finalize_config=True)
-  try:
-    yield gin.query_parameter('%MODEL').scoped_configurable_fn()
-  finally:
-    gin.clear_config()
+  """tiny.gin + variant + `extra_gins` (T5's vocabulary unless one is given),
+  parsed as t5x.train does; yields MODEL (common.gin_model)."""
+  return common.gin_model(variant=variant, bindings=bindings, tiny_vocab=False,
+                          extra_gins=extra_gins)
 
 
 def _cfg(name, lengths=None):
