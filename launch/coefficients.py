@@ -186,14 +186,14 @@ def accuracy_split(jobs, path: str, eval_batches: int) -> Optional[str]:
   """Writes accuracy_split.csv for every finished pretraining run."""
   import seqio  # pylint: disable=g-import-not-at-top
   from launch import floor  # pylint: disable=g-import-not-at-top
-  from tasks import testing  # pylint: disable=g-import-not-at-top
+  from tasks import vocab  # pylint: disable=g-import-not-at-top
   done = [j for j in jobs if j.stage == 'pretrain'
           and os.path.isdir(compose.final_checkpoint(j.experiment))]
   if not done:
     return None
   exp = done[0].experiment
   rows = []
-  with testing.use_vocabulary(
+  with vocab.use_vocabulary(
       compose.vocabulary_name(exp.task, exp.vocabulary)):
     __import__(compose.task_module(exp.task))
     vocabulary = seqio.get_mixture_or_task(

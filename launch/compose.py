@@ -12,6 +12,7 @@ names the fix. Pure functions; nothing here imports t5x.
 """
 
 import dataclasses
+import difflib
 import importlib.util
 import os
 import re
@@ -73,6 +74,7 @@ MANAGED_MACROS = ('ALTUP_K', 'MODEL_DIR', 'RANDOM_SEED', 'MIXTURE_OR_TASK_NAME',
                   'MIXTURE_OR_TASK_MODULE', 'TASK_FEATURE_LENGTHS',
                   'TRAIN_STEPS', 'BATCH_SIZE', 'INITIAL_CHECKPOINT_PATH',
                   'CHECKPOINT_PATH', 'train/utils.DatasetConfig.seed')
+SAVE_DATASET = 'utils.SaveCheckpointConfig.save_dataset'
 _GIN_OVERRIDE = re.compile(r'^--gin\.([A-Za-z_][\w./]*)=(.+)$', re.S)
 _GIN_INCLUDE = re.compile(r"^include\s+'([^']+)'")
 _GIN_MACRO = re.compile(r'^([A-Z_][A-Z0-9_]*)\s*=\s*(.+?)\s*(?:#.*)?$')
@@ -204,6 +206,7 @@ def validate(exp: Experiment, registered_tasks: Optional[Sequence[str]] = None,
       raise ValueError(
           f'--gin.{name} conflicts with the launcher flag that sets it; use '
           f'the flag ({_flag_for(name)}) instead.')
+  check_gin_macros(exp)
   return exp
 
 
@@ -289,6 +292,11 @@ def gin_bindings(exp: Experiment) -> Dict[str, str]:
     b['USE_CACHED_TASKS'] = 'False'
     b['RANDOM_SEED'] = str(exp.seed)
     b['train/utils.DatasetConfig.seed'] = str(exp.seed)
+    # Checkpoint the train data's position with the model, so that a killed
+    # run resumes on the batches it would have seen (T5X restores it only
+    # where it saves it); without it a resumed run replays the data from the
+    # start. --gin.utils.SaveCheckpointConfig.save_dataset=False turns it off.
+    b[SAVE_DATASET] = 'True'
     if exp.batch_size:
       b['BATCH_SIZE'] = str(exp.batch_size)
   if exp.run == 'finetune':
@@ -339,11 +347,21 @@ def parse_feature_lengths(text: str) -> Dict[str, int]:
 
 
 def _gin_search_paths() -> List[str]:
-  """Where includes resolve: this repository, then flaxformer's parent dir
-  where flaxformer is installed (found without importing it)."""
-  spec = importlib.util.find_spec('flaxformer')
-  found = spec.submodule_search_locations if spec else None
-  return [REPO] + [os.path.dirname(p) for p in found or ()]
+  """Where includes resolve: this repository, then the parent dirs of
+  flaxformer and t5x where they are installed (found without importing)."""
+  roots = [REPO]
+  for package in ('flaxformer', 't5x'):
+    spec = importlib.util.find_spec(package)
+    found = spec.submodule_search_locations if spec else None
+    roots += [os.path.dirname(p) for p in found or ()]
+  return roots
+
+
+def find_gin(path: str) -> Optional[str]:
+  """The file a gin path (e.g. 't5x/configs/runs/pretrain.gin') names under
+  the search paths, or None where it is not installed."""
+  return next((os.path.join(r, path) for r in _gin_search_paths()
+               if os.path.isfile(os.path.join(r, path))), None)
 
 
 def gin_macros(files: Sequence[str]) -> Dict[str, str]:
@@ -360,11 +378,10 @@ def gin_macros(files: Sequence[str]) -> Dict[str, str]:
   Returns:
     e.g. {'NUM_ENCODER_LAYERS': '4', 'ALTUP_K': '2', ...}.
   """
-  macros, roots = {}, _gin_search_paths()
+  macros = {}
 
   def read(path):
-    full = next((os.path.join(r, path) for r in roots
-                 if os.path.isfile(os.path.join(r, path))), None)
+    full = find_gin(path)
     if full is None:
       return
     with open(full) as f:
@@ -378,3 +395,28 @@ def gin_macros(files: Sequence[str]) -> Dict[str, str]:
   for path in files:
     read(path)
   return macros
+
+
+def check_gin_macros(exp: Experiment) -> None:
+  """Refuses a `--gin.NAME=` override of a macro no gin of `exp` defines.
+
+  gin accepts a binding of an unused macro silently, so a misspelt one
+  (`--gin.ALTUP_SELECTON=...`) would train the default model. Checked where
+  the T5X run gin is installed (it defines BATCH_SIZE, TRAIN_STEPS, ...);
+  bindings of configurables (`--gin.train.eval_period=`) are gin's to check.
+
+  Raises:
+    ValueError: naming the closest defined macros.
+  """
+  files = gin_files(exp)
+  if find_gin(files[-1]) is None:
+    return
+  defined = gin_macros(files)
+  for name, _ in exp.gin_overrides:
+    if '.' in name or '/' in name or name in defined:
+      continue
+    close = difflib.get_close_matches(name, defined, n=3)
+    raise ValueError(
+        f'--gin.{name}: no gin file of this experiment defines the macro '
+        f'{name}' + (f'; did you mean {" or ".join(close)}?' if close else
+                     '; see the macros of gin/ and T5X\'s run gin.'))

@@ -169,9 +169,9 @@ def write(path: Optional[str], task: str, lengths: Mapping[str, int],
   """Computes the floor with `vocabulary` (default: the task's, as the
   launchers choose it); writes JSON to `path`."""
   from launch import compose  # pylint: disable=g-import-not-at-top
-  from tasks import testing  # pylint: disable=g-import-not-at-top
+  from tasks import vocab  # pylint: disable=g-import-not-at-top
   vocabulary = compose.vocabulary_name(task, vocabulary)
-  with testing.use_vocabulary(vocabulary):
+  with vocab.use_vocabulary(vocabulary):
     result = compute(task, lengths, eval_batches, batch_size)
   result['vocabulary'] = vocabulary
   if path:

@@ -193,14 +193,7 @@ def study_sweep(pretrain_steps: int, finetune_steps: int, batch_size: int,
   trivial regime at this budget (docs/study/sentencepiece/).
   """
   base = offline_sweep(pretrain_steps, finetune_steps, batch_size, variants)
-  warmup = min(STUDY_WARMUP_STEPS, pretrain_steps // 5)
-  schedule = (
-      ('utils.create_learning_rate_scheduler.factors', "'linear_decay'"),
-      ('utils.create_learning_rate_scheduler.base_learning_rate',
-       str(learning_rate)),
-      ('utils.create_learning_rate_scheduler.warmup_steps', str(warmup)),
-      ('utils.create_learning_rate_scheduler.decay_factor',
-       repr(1 / (pretrain_steps - warmup))))
+  schedule = study_schedule(pretrain_steps, learning_rate)
   if byte_level:
     base = dataclasses.replace(
         base, vocabulary='bytes', pretrain_task=STUDY_TASK,
@@ -217,6 +210,21 @@ def study_sweep(pretrain_steps: int, finetune_steps: int, batch_size: int,
           ('utils.create_learning_rate_scheduler.factors', "'constant'"),
           ('utils.create_learning_rate_scheduler.base_learning_rate',
            '0.003')))
+
+
+def study_schedule(steps: int, learning_rate: float
+                   ) -> Tuple[Tuple[str, str], ...]:
+  """The study's learning rate as gin bindings: linear warm-up over
+  STUDY_WARMUP_STEPS (a fifth of shorter runs) to `learning_rate`, then a
+  linear decay to 0 at `steps`."""
+  warmup = min(STUDY_WARMUP_STEPS, steps // 5)
+  return (
+      ('utils.create_learning_rate_scheduler.factors', "'linear_decay'"),
+      ('utils.create_learning_rate_scheduler.base_learning_rate',
+       str(learning_rate)),
+      ('utils.create_learning_rate_scheduler.warmup_steps', str(warmup)),
+      ('utils.create_learning_rate_scheduler.decay_factor',
+       repr(1 / (steps - warmup))))
 
 
 def study_periods(n: int) -> Tuple[Tuple[str, str], ...]:

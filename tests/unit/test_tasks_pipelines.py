@@ -4,7 +4,7 @@ Two kinds of input, both in exactly the structure/dtypes the real TFDS
 source yields:
 * `tfds.testing.mock_data` (random values generated from the TFDS builder's
   own feature spec, code only) for every TFDS-backed task;
-* hand-written examples (`tasks.testing.tfds_example`, checked against the
+* hand-written examples (`tests/unit/task_helpers.tfds_example`, checked against the
   same spec) for T5's special cases, with the exact expected text.
 The shared vocabulary is switched to the committed offline model
 (the default one is on GCS), which also exercises the gin swap.
@@ -25,9 +25,9 @@ pytest.importorskip(
 # pylint: disable=g-import-not-at-top
 import gin
 from tasks import benchmarks
-from tasks import testing
 from tasks import vocab
 # pylint: enable=g-import-not-at-top
+from tests.unit import task_helpers
 
 LENGTHS = {'inputs': 256, 'targets': 64}
 EOS = 1
@@ -35,7 +35,7 @@ EOS = 1
 
 @pytest.fixture(autouse=True)
 def offline_vocab():
-  with testing.use_vocabulary('offline') as v:
+  with vocab.use_vocabulary('offline') as v:
     yield v
   gin.clear_config()
 
@@ -114,9 +114,9 @@ def test_task_on_mock_tfds_data(task_name, mock_tfds, offline_vocab):
 
 # ----------------------------- exact examples --------------------------------
 def _run(task_name, raw_examples, split='validation', lengths=None, check=True):
-  tfds_name = testing.task_tfds_name(task_name)
-  examples = [testing.tfds_example(tfds_name, **r) for r in raw_examples]
-  out = testing.preprocess(task_name, examples, split=split,
+  tfds_name = task_helpers.task_tfds_name(task_name)
+  examples = [task_helpers.tfds_example(tfds_name, **r) for r in raw_examples]
+  out = task_helpers.preprocess(task_name, examples, split=split,
                            sequence_length=lengths or LENGTHS)
   if check:
     for ex in out:
@@ -331,8 +331,8 @@ def test_glue_mixture_samples_several_tasks(mock_tfds, offline_vocab):
 
 def test_tfds_example_rejects_wrong_shapes():
   with pytest.raises(KeyError, match='sentense'):
-    testing.tfds_example('glue/sst2:1.0.0', sentense='typo')
+    task_helpers.tfds_example('glue/sst2:1.0.0', sentense='typo')
   with pytest.raises(ValueError, match='rank'):
-    testing.tfds_example('squad/v1.1:3.0.0', answers=dict(text='not a list'))
+    task_helpers.tfds_example('squad/v1.1:3.0.0', answers=dict(text='not a list'))
 
 

@@ -13,9 +13,9 @@ pytest.importorskip(
 import gin
 from tasks import benchmarks
 from tasks import offline
-from tasks import testing
 from tasks import vocab
 # pylint: enable=g-import-not-at-top
+from tests.unit import task_helpers
 
 EXPECTED = list(tasks.NAMES)  # what launchers check names against
 
@@ -69,7 +69,7 @@ def test_all_tasks_use_the_shared_vocabulary():
 
 
 def test_gin_binding_switches_every_task_and_mixture():
-  with testing.use_vocabulary('offline') as offline_vocab:
+  with vocab.use_vocabulary('offline') as offline_vocab:
     assert offline_vocab == vocab.get_vocabulary('offline')
     for name in EXPECTED:
       features = seqio.get_mixture_or_task(name).output_features
@@ -90,7 +90,7 @@ def test_features_and_metrics_follow_t5():
   trivia = seqio.get_mixture_or_task('altup_trivia_qa_closed_book')
   assert trivia.metric_fns == [metrics.trivia_qa]
   assert trivia._postprocess_fn is postprocessors.qa  # pylint: disable=protected-access
-  assert testing.task_tfds_name('altup_trivia_qa_closed_book') == (
+  assert task_helpers.task_tfds_name('altup_trivia_qa_closed_book') == (
       'trivia_qa/unfiltered.nocontext:1.1.0')
   for name, n_metrics in [('altup_glue_cola', 1), ('altup_glue_mrpc', 2),
                           ('altup_glue_stsb', 2), ('altup_super_glue_cb', 2),

@@ -1,44 +1,15 @@
-"""Helpers to run altup_* tasks on in-memory examples (tests, notebooks).
+"""Helpers of the task tests: altup_* tasks on in-memory examples.
 
 Needs seqio and TensorFlow (and `t5` for the task modules), no network:
-pair these with `use_vocabulary('offline')`, since the default 't5'
-vocabulary lives on GCS.
+pair these with `tasks.vocab.use_vocabulary('offline')`, since the default
+'t5' vocabulary lives on GCS.
 """
 
 import contextlib
 import functools
 
-import gin
 import seqio
 import tensorflow as tf
-
-from tasks import vocab as vocab_lib
-
-_NAME_KEY = 'tasks.vocab.get_vocabulary.name_or_path'
-
-
-@contextlib.contextmanager
-def use_vocabulary(name_or_path):
-  """Binds the shared vocabulary (for tasks and `@get_vocabulary()`) in a block.
-
-  Args:
-    name_or_path: as for `tasks.vocab.get_vocabulary`.
-
-  Yields:
-    The vocabulary now in use.
-  """
-  try:
-    previous = gin.query_parameter(_NAME_KEY)
-  except ValueError:
-    previous = vocab_lib.DEFAULT_VOCABULARY
-  with gin.unlock_config():
-    gin.bind_parameter(_NAME_KEY, name_or_path)
-  try:
-    yield vocab_lib.get_vocabulary()
-  finally:
-    with gin.unlock_config():
-      gin.bind_parameter(_NAME_KEY, previous)
-
 
 def examples_dataset(examples):
   """A tf.data.Dataset of the given example dicts (ragged-friendly)."""
