@@ -53,6 +53,29 @@ def check_stride(stride) -> int:
       'layer)')
 
 
+def check_k_fits(altup_k: int, num_layers: int, name: str = 'ALTUP_K',
+                 where: str = 'of the stack',
+                 selection: str = 'alternating') -> int:
+  """Returns `altup_k` unless some block would never be computed.
+
+  With alternating selection, layer i updates block i mod K, so a stack of
+  fewer than K layers leaves blocks untouched.
+
+  Args:
+    altup_k: K.
+    num_layers: layers per stack.
+    name: the setting to name in the error ('ALTUP_K', '--altup_k').
+    where: what the layers belong to, for the error.
+    selection: ALTUP_SELECTION ('same' computes block 0 only, by design).
+  """
+  if selection == 'alternating' and altup_k > num_layers:
+    raise ValueError(
+        f'{name}={altup_k} exceeds the {num_layers} layers {where}: with '
+        'alternating selection some blocks would never be computed. Use '
+        f'{name} <= {num_layers}.')
+  return altup_k
+
+
 def widened_dim(d: int, k: int) -> int:
   """Width K*d of the wide representation (gin cannot multiply macros)."""
   return check_k(k) * int(d)

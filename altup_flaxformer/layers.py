@@ -302,12 +302,9 @@ class AltUpFinalNorm(nn.Module):
     config.check_k(self.altup_k)
     config.check_choice('collapse', self.collapse, config.COLLAPSES)
     config.check_choice('selection', self.selection, config.SELECTIONS)
-    if (self.num_layers is not None and self.selection == 'alternating'
-        and self.altup_k > self.num_layers):
-      raise ValueError(
-          f'ALTUP_K={self.altup_k} exceeds the {self.num_layers} layers of the '
-          'stack: with alternating selection some blocks would never be '
-          f'computed. Use ALTUP_K <= {self.num_layers}.')
+    if self.num_layers is not None:
+      config.check_k_fits(self.altup_k, self.num_layers,
+                          selection=self.selection)
     super().__post_init__()
 
   def setup(self):

@@ -18,6 +18,7 @@ import os
 import re
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
+from altup_flaxformer import config
 import tasks
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -170,10 +171,10 @@ def validate(exp: Experiment, registered_tasks: Optional[Sequence[str]] = None,
     raise ValueError('--scan is not available for MoE variants (flaxformer\'s '
                      'sparse stacks are not scanned); drop --scan.')
   # Sequence-AltUp's K is a stride along the sequence, not a block count.
-  if exp.variant != 'sequence' and k > SIZE_LAYERS[exp.size]:
-    raise ValueError(
-        f'--altup_k={k} exceeds the {SIZE_LAYERS[exp.size]} layers per stack '
-        f'of size {exp.size!r}: some blocks would never be computed.')
+  if exp.variant != 'sequence':
+    config.check_k_fits(k, SIZE_LAYERS[exp.size], '--altup_k',
+                        f'per stack of size {exp.size!r}',
+                        _selection(exp))
   for option in exp.options:
     choose('option', option, OPTIONS)
   if exp.vocabulary is not None:
@@ -240,6 +241,12 @@ def task_module(task: str) -> str:
   """The module whose import registers `task`."""
   return 'tasks.offline' if task.startswith(OFFLINE_PREFIX) else (
       'tasks.benchmarks')
+
+
+def _selection(exp: Experiment) -> str:
+  """ALTUP_SELECTION of `exp` (an override, else the gins' default)."""
+  value = dict(exp.gin_overrides).get('ALTUP_SELECTION', "'alternating'")
+  return value.strip('\'"')
 
 
 def _is_moe(exp: Experiment) -> bool:

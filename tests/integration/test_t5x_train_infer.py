@@ -12,17 +12,10 @@ import os
 
 import pytest
 
-from launch import compose
 from tests.integration import common
 
 STEPS = 4
 PARTITIONS = 2
-# test_warm_start.py builds its own t5x.train command with these task flags.
-TASK_FLAGS = [
-    f'--gin.{name}={value}' for name, value in compose.gin_bindings(
-        common.tiny_experiment('baseline', 'eval', '', checkpoint='')).items()
-    if name in ('MIXTURE_OR_TASK_NAME', 'MIXTURE_OR_TASK_MODULE',
-                'TASK_FEATURE_LENGTHS')]
 
 
 def train(tmp_path, variant, scan=False):

@@ -17,33 +17,18 @@ import pytest
 from tests.integration import common  # pylint: disable=g-import-not-at-top
 common.require_t5x_stack()
 
-from tests.integration import test_t5x_train_infer as t5x_runs  # pylint: disable=g-import-not-at-top
-
 DENSE_STEPS = 4
 WARM_STEPS = 3
 K = 2
 
 
-def _env():
-  return dict(os.environ, PYTHONPATH=os.pathsep.join(
-      [common.REPO, os.environ.get('PYTHONPATH', '')]),
-              XLA_FLAGS='--xla_force_host_platform_device_count=2')
-
-
-def _train(model_dir, variant, steps, extra_gins=(), flags=()):
-  files = common.gin_files('tiny', variant) + [
-      't5x/configs/runs/pretrain.gin'] + list(extra_gins)
-  cmd = ([sys.executable, '-m', 't5x.train', f'--gin_search_paths={common.REPO}']
-         + [f'--gin_file={f}' for f in files] + t5x_runs.TASK_FLAGS
-         + ['--gin.partitioning.PjitPartitioner.num_partitions=2',
-            f"--gin.MODEL_DIR='{model_dir}'", f'--gin.TRAIN_STEPS={steps}',
-            '--gin.BATCH_SIZE=8', '--gin.USE_CACHED_TASKS=False',
-            '--gin.train.eval_period=1000', '--gin.train.eval_steps=1',
-            f'--gin.ALTUP_K={1 if variant == "baseline" else K}'] + list(flags))
-  proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True,
-                        timeout=600, check=False)
-  assert proc.returncode == 0, proc.stderr[-4000:]
-  return proc.stderr
+def _train(model_dir, variant, steps, extra_gins=(), bindings=()):
+  """A tiny pretrain run (compose.t5x_command + `extra_gins`); its log."""
+  return common.run_t5x(common.tiny_experiment(
+      variant, 'pretrain', model_dir, altup_k=K, train_steps=steps,
+      batch_size=8, num_partitions=2,
+      gin_overrides=(('train.eval_period', '1000'), ('train.eval_steps', '1'))
+      + tuple(bindings)), extra_gin_files=extra_gins)
 
 
 def _params(checkpoint):
@@ -72,8 +57,8 @@ def dense(tmp_path_factory):
 def _warm_start(tmp_path, variant, init_checkpoint, bindings=()):
   model_dir = str(tmp_path / f'warm_{variant}')
   log = _train(model_dir, variant, WARM_STEPS, ['gin/runs/warm_start.gin'],
-               [f"--gin.INITIAL_CHECKPOINT_PATH='{init_checkpoint}'"]
-               + [f'--gin.{b}' for b in bindings])
+               (('INITIAL_CHECKPOINT_PATH', repr(init_checkpoint)),)
+               + tuple(tuple(b.split('=', 1)) for b in bindings))
   # T5X saves the restored state before the first step; the step restarts at 0.
   start = os.path.join(model_dir, 'checkpoint_0')
   end = os.path.join(model_dir, f'checkpoint_{WARM_STEPS}')
@@ -144,7 +129,8 @@ def _convert(tmp_path, checkpoint, decoder_output):
       [sys.executable, '-m', 'altup_flaxformer.warm_start',
        f'--dense_checkpoint={checkpoint}', f'--output_dir={out}',
        f'--altup_k={K}', f'--decoder_output={decoder_output}'],
-      env=_env(), capture_output=True, text=True, timeout=300, check=False)
+      env=dict(os.environ, PYTHONPATH=common.REPO), capture_output=True,
+      text=True, timeout=300, check=False)
   assert proc.returncode == 0, proc.stderr[-4000:]
   path = proc.stdout.strip().splitlines()[-1]
   assert path == os.path.join(out, f'checkpoint_{DENSE_STEPS}')
