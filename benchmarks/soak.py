@@ -9,7 +9,8 @@ study's data and learning rate (ByT5's span corruption of the offline corpus;
 warm-up to 0.03, then a linear decay), resumably (finished runs are skipped;
 `launch.jobs.run_local`). Then it reads each run's train losses and final
 checkpoint and writes soak.{md,csv}: per variant, non-finite losses and
-parameters, the first and last train loss, and the largest AltUp coefficients
+parameters, the first and last train loss (cross-entropy per target
+token, T5X's `cross_ent_loss_per_all_target_tokens`), and the largest AltUp coefficients
 (|p|, |g|; for `routed` the bound on its token-dependent change of p and g,
 sum_k |W[k, :]| with the router's outputs in (-1, 1); for `sequence` its
 (a1, a2, b)). A stable run has no non-finite value, a last loss below its
@@ -108,15 +109,18 @@ def row(job: jobs_lib.Job) -> List[object]:
   """One table row of a finished soak run."""
   from launch import coefficients  # pylint: disable=g-import-not-at-top
   exp = job.experiment
-  losses = report.read_scalars(os.path.join(exp.model_dir, 'train')).get(
-      'loss', [])
-  values = np.array([v for _, v in losses], np.float64)
+  scalars = report.read_scalars(os.path.join(exp.model_dir, 'train'))
+  # T5X's 'loss' (summed, with the z-loss) and the per-token cross-entropy.
+  logged = [np.array([v for _, v in scalars.get(tag, [])], np.float64)
+            for tag in ('loss', report.SPAN_LOSS)]
+  per_token = scalars.get(report.SPAN_LOSS, [])
   stats = coefficient_stats(coefficients.load_params(
       compose.final_checkpoint(exp)))
-  cells = {'model': job.model, 'steps': losses[-1][0] if losses else None,
-           'non-finite losses': int((~np.isfinite(values)).sum()),
-           'first loss': float(values[0]) if len(values) else None,
-           'last loss': float(values[-1]) if len(values) else None, **stats}
+  cells = {'model': job.model, 'steps': per_token[-1][0] if per_token else None,
+           'non-finite losses': sum(int((~np.isfinite(v)).sum())
+                                    for v in logged),
+           'first loss': per_token[0][1] if per_token else None,
+           'last loss': per_token[-1][1] if per_token else None, **stats}
   return [cells[h] for h in HEADER]
 
 

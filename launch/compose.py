@@ -314,8 +314,11 @@ def gin_bindings(exp: Experiment) -> Dict[str, str]:
   if exp.run == 'infer':
     b['CHECKPOINT_PATH'] = _quote(exp.checkpoint)
     b['INFER_OUTPUT_DIR'] = _quote(exp.model_dir)
-  if exp.num_partitions and _is_moe(exp):
-    b['NUM_MODEL_PARTITIONS'] = str(exp.num_partitions)
+  if _is_moe(exp):
+    # T5X's MoE run gins require NUM_MODEL_PARTITIONS or
+    # MODEL_PARALLEL_SUBMESH; 1 is data and expert parallelism only.
+    if 'MODEL_PARALLEL_SUBMESH' not in dict(exp.gin_overrides):
+      b['NUM_MODEL_PARTITIONS'] = str(exp.num_partitions or 1)
   elif exp.num_partitions:
     b['partitioning.PjitPartitioner.num_partitions'] = str(exp.num_partitions)
   b.update(dict(exp.gin_overrides))

@@ -87,10 +87,18 @@ def _bench_rows(bench: Optional[Dict]) -> Dict[Tuple[str, int, int], Dict]:
 
 def bench_row(bench: Optional[Dict], run: Dict[str, object]
               ) -> Optional[Dict]:
-  """The benchmark row measuring the model of `run` (None if not measured)."""
+  """The benchmark row measuring the model of `run` (None if not measured).
+
+  A run whose overrides change its parameters (e.g. ALTUP_DECODER_OUTPUT='sum'
+  instead of the benchmark's 'concat') is another model: None.
+  """
   widen = 2 if str(run.get('size', '')).endswith('_2d') else 1
   k = int(str(run['model']).split('_k')[1].split('_')[0])
-  return _bench_rows(bench).get((run.get('variant'), k, widen))
+  row = _bench_rows(bench).get((run.get('variant'), k, widen))
+  if row and run.get('params') and row.get('params') not in (None,
+                                                             run['params']):
+    return None
+  return row
 
 
 def time_curve(curve: report.Series, step_seconds: Optional[float]

@@ -66,6 +66,12 @@ def test_every_variant_gin_is_launchable():
 def test_moe_partitions_and_sequence_stride():
   exp = compose.validate(_exp(variant='moe_altup', num_partitions=2))
   assert '--gin.NUM_MODEL_PARTITIONS=2' in compose.t5x_args(exp)
+  # T5X's MoE run gins require one of these; without --num_partitions, 1.
+  exp = compose.validate(_exp(variant='moe_altup'))
+  assert '--gin.NUM_MODEL_PARTITIONS=1' in compose.t5x_args(exp)
+  exp = compose.validate(_exp(variant='moe_altup', gin_overrides=(
+      ('MODEL_PARALLEL_SUBMESH', '(1, 1, 1, 2)'),)))
+  assert not any('NUM_MODEL_PARTITIONS' in a for a in compose.t5x_args(exp))
   # Sequence-AltUp's K is a stride: larger than the layer count is fine.
   exp = compose.validate(_exp(variant='sequence', altup_k=8))
   assert '--gin.ALTUP_K=8' in compose.t5x_args(exp)

@@ -290,3 +290,18 @@ def test_tables_align_columns_and_leave_gaps_blank(tmp_path):
                    [('a', 0.125), ('b', None)])
   assert (tmp_path / 't.csv').read_text().splitlines() == [
       'model,x', 'a,0.125', 'b,']
+
+
+def test_benchmark_row_is_the_runs_own_model():
+  """A run whose overrides change its parameters gets no benchmark cost."""
+  from launch import seeded  # pylint: disable=g-import-not-at-top
+  bench = {'rows': [{'model': 'altup_k2', 'params': 493296,
+                     'train_step_ms': 460.0, 'xla_train_gflop': 8.4}]}
+  run = {'model': 'tiny_altup_k2', 'variant': 'altup', 'size': 'tiny',
+         'params': 493296}
+  assert seeded.bench_row(bench, run)['train_step_ms'] == 460.0
+  same = dict(run, model='tiny_altup_k2_same')  # same parameters, same cost
+  assert seeded.bench_row(bench, same)['train_step_ms'] == 460.0
+  summed = dict(run, model='tiny_altup_k2_sum', params=468656)  # d-wide logits
+  assert seeded.bench_row(bench, summed) is None
+  assert seeded.bench_row(bench, dict(run, variant='recycled')) is None
