@@ -87,7 +87,8 @@ def _predict_bwd(residuals, d_x_hat):
   d_predictor = jnp.einsum('nid,njd->ij', d_x_hat.reshape(-1, k, d),
                            x.reshape(-1, k, d),
                            preferred_element_type=jnp.float32)
-  return _mix(d_x_hat, predictor.T), d_predictor.astype(predictor.dtype)
+  return (_mix(d_x_hat, predictor.T).astype(x.dtype),
+          d_predictor.astype(predictor.dtype))
 
 
 predict.defvjp(_predict_fwd, _predict_bwd)
@@ -130,7 +131,11 @@ def _correct_bwd(active_block, residuals, d_out):
                            preferred_element_type=jnp.float32)
   d_delta = jnp.sum(corrector.astype(d_out.dtype)[:, None] * d_out, axis=-2)
   d_x_hat = d_out.at[..., active_block, :].add(-d_delta)
-  return d_x_hat, d_delta, d_corrector.astype(corrector.dtype)
+  # Cotangents in their primals' dtypes: a layer may return y in float32
+  # while the blocks are bfloat16 (e.g. flaxformer's MoE layers), and then
+  # the output, hence d_out, is float32.
+  return (d_x_hat.astype(x_hat.dtype), d_delta.astype(y.dtype),
+          d_corrector.astype(corrector.dtype))
 
 
 correct.defvjp(_correct_fwd, _correct_bwd)

@@ -150,3 +150,25 @@ def test_bf16_coefficient_gradients_accumulate_in_float32():
   for a, b in zip(got, want):
     assert a.dtype == jnp.float32
     np.testing.assert_allclose(a, b, rtol=2e-2, atol=2e-2 * np.abs(b).max())
+
+
+def test_float32_layer_output_on_bf16_blocks_differentiates():
+  """A layer may return y in float32 while the blocks are bf16 (flaxformer's
+  MoE layers under bf16 activations); every cotangent keeps its primal's
+  dtype, as jax.custom_vjp requires."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  k, d = 2, 8
+  rng = _rng(9)
+  x = jnp.asarray(rng.randn(4, 3, k, d), jnp.bfloat16)
+  y = jnp.asarray(rng.randn(4, 3, d), jnp.float32)
+  w = jnp.asarray(rng.randn(4, 3, k, d), jnp.float32)
+  p, g = jnp.eye(k) + 0.1, jnp.ones(k)
+  got = jax.grad(_altup_loss, argnums=(0, 1, 2, 3))(x, y, p, g, w)
+  assert [a.dtype for a in got] == [jnp.bfloat16, jnp.float32, jnp.float32,
+                                    jnp.float32]
+  want = jax.grad(_reference_loss, argnums=(0, 1, 2, 3))(
+      x.astype(jnp.float32), y, p, g, w)
+  for a, b in zip(got, want):
+    np.testing.assert_allclose(np.asarray(a, np.float32), b, rtol=3e-2,
+                               atol=3e-2 * np.abs(b).max())
