@@ -9,8 +9,8 @@ settings' choices and checks in `config.py`.
   t5_architecture.Encoder/Decoder.layer_factory  -> AltUpEncoderLayer /
                                                     AltUpDecoderLayer
   EncoderDecoder.shared_token_embedder_factory   -> RecycledEmbed (Recycled);
-                                                    stock Embed of width K*d
-                                                    (full AltUp)
+                                                    AltUpEmbed: stock Embed of
+                                                    width K*d (full AltUp)
   Encoder/Decoder.layer_norm_factory             -> AltUpFinalNorm
 
 The stack carries one flat [batch, length, K*d] array through the stock layer
@@ -272,6 +272,46 @@ class RecycledEmbed(nn.Module):
 
   def attend(self, query):
     """[..., d] -> [..., vocab] logits against the d-wide table."""
+    return self.embedder.attend(query)
+
+
+class AltUpEmbed(nn.Module):
+  """Full AltUp token embedder: the stock embedder, K*d wide (gin binds
+  `embedding.Embed.features = @config.widened_dim()`).
+
+  Wraps the stock embedder (same gin bindings, same `token_embedder/embedding`
+  [vocab, K*d] parameter) and adds nothing to its lookup. Its `attend` is
+  what flaxformer's decoder calls for tied logits (T5.1.0,
+  `output_logits_factory = None`): the K*d decoder output of
+  ALTUP_DECODER_OUTPUT='concat' against the K*d table, h E^T =
+  sum_k h^k (E^k)^T, the sum of the per-block logits (flaxformer then divides
+  by sqrt(K*d), the width it is given). A decoder output of another width
+  ('sum' / 'mean' collapse to d) is refused with the fix instead of a
+  shape error in `jnp.dot`.
+
+  Attributes:
+    embedder_factory: builds the stock `embedding.Embed`.
+  """
+  embedder_factory: Callable[[], nn.Module]
+
+  def setup(self):
+    self.embedder = self.embedder_factory()
+    nn.share_scope(self, self.embedder)
+
+  def __call__(self, inputs, **kwargs):
+    """[batch, length] ids -> [batch, length, K*d]."""
+    return self.embedder(inputs, **kwargs)
+
+  def attend(self, query):
+    """[..., K*d] -> [..., vocab] logits against the K*d table."""
+    width = self.embedder.features
+    if query.shape[-1] != width:
+      raise ValueError(
+          f'Tied logits read the {width}-wide AltUp token embedding, but the '
+          f'decoder output is {query.shape[-1]} wide: with logits tied to the '
+          "embedding (T5.1.0 sizes) full AltUp needs ALTUP_DECODER_OUTPUT="
+          "'concat' (the default); for a d-wide output use "
+          'gin/variants/recycled.gin or an untied T5.1.1 size.')
     return self.embedder.attend(query)
 
 

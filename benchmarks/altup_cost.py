@@ -1,7 +1,7 @@
 r"""What AltUp costs on T5X: step time, latency, memory, parameters and FLOPs.
 
-Measures, in one process and for the same model size and batch, the stock
-T5.1.1 baseline, Recycled-AltUp, full AltUp (K*d embedding) and a dense model
+Measures, in one process and for the same model size and batch (T5.1.1, or
+T5.1.0 with the t5_1_0_* sizes), the stock baseline, Recycled-AltUp, full AltUp (K*d embedding) and a dense model
 of twice the width ("dense-2d": EMBED_DIM, NUM_HEADS and MLP_DIM doubled):
 
   * train step: T5X's own `trainer.train_with_lr` (loss_fn + gradients +
@@ -31,6 +31,7 @@ outputs).
 Usage:
   python -m benchmarks.altup_cost --size=small --output_dir=/tmp/altup_cost
   python -m benchmarks.altup_cost --size=tiny --repeats=1 --warmup=1
+  python -m benchmarks.altup_cost --size=t5_1_0_small   # T5.1.0 (tied logits)
   # gin/options/gather_embedding.gin for every model (extra --gin_bindings
   # also apply to every model):
   python -m benchmarks.altup_cost --gather_embedding
@@ -49,9 +50,9 @@ from benchmarks import spec
 from launch import compose
 
 _SIZE = flags.DEFINE_enum('size', 'small', spec.SIZES, 'Model size gin: gin/models/<size>.gin.')
-_BATCH = flags.DEFINE_integer('batch', None, 'Batch size (default 8; tiny: 2).')
-_INPUTS = flags.DEFINE_integer('inputs_length', None, 'Encoder length (default 128; tiny: 16).')
-_TARGETS = flags.DEFINE_integer('targets_length', None, 'Decoder length = decode steps (default 32; tiny: 8).')
+_BATCH = flags.DEFINE_integer('batch', None, 'Batch size (default 8; tiny sizes: 2).')
+_INPUTS = flags.DEFINE_integer('inputs_length', None, 'Encoder length (default 128; tiny sizes: 16).')
+_TARGETS = flags.DEFINE_integer('targets_length', None, 'Decoder length = decode steps (default 32; tiny sizes: 8).')
 _MODELS = flags.DEFINE_list(
     'models', list(spec.DEFAULT_MODELS),
     'Models to compare: baseline, recycled_k<K>, altup_k<K>, dense_<W>d. '
@@ -61,7 +62,7 @@ _REPEATS = flags.DEFINE_integer('repeats', 3, 'Timed train-step / encoder rounds
 _DECODE_REPEATS = flags.DEFINE_integer(
     'decode_repeats', 1, 'Timed full decodes of targets_length tokens each.')
 _NUM_EMBEDDINGS = flags.DEFINE_integer(
-    'num_embeddings', None, f'Vocabulary size (default {spec.REAL_VOCAB}; tiny: {spec.TINY_VOCAB}).')
+    'num_embeddings', None, f'Vocabulary size (default {spec.REAL_VOCAB}; tiny sizes: {spec.TINY_VOCAB}).')
 _NUM_LAYERS = flags.DEFINE_integer(
     'num_layers', None, 'Override NUM_ENCODER_LAYERS and NUM_DECODER_LAYERS '
     '(default: the size gin\'s).')
@@ -69,7 +70,7 @@ _SCAN = flags.DEFINE_bool('scan', False, 'Add gin/options/scan.gin (scanned laye
 _GATHER_EMBEDDING = flags.DEFINE_bool(
     'gather_embedding', False,
     'Add gin/options/gather_embedding.gin for every model: the token embedding '
-    'is a gather instead of the stock T5.1.1 one-hot matmul (vocab x width '
+    'is a gather instead of the stock one-hot matmul (vocab x width '
     'multiply-adds per token, which full AltUp makes K times wider).')
 _GIN_BINDINGS = flags.DEFINE_multi_string(
     'gin_bindings', [], 'Extra gin bindings applied to every model (gin '
@@ -81,7 +82,7 @@ _SEED = flags.DEFINE_integer('seed', 0, 'PRNG seed for init and data.')
 
 def config_from_flags() -> spec.BenchConfig:
   """The flags' BenchConfig; unset shapes take the size's defaults."""
-  tiny = _SIZE.value == 'tiny'
+  tiny = _SIZE.value in spec.TINY_SIZES
   pick = lambda v, default, tiny_default: v if v is not None else (
       tiny_default if tiny else default)
   return spec.BenchConfig(

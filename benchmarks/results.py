@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Sequence
 
 from benchmarks import analytic
 from benchmarks import spec as spec_lib
+from launch import compose
 from launch import tables
 
 # Keys that also get a <key>_ratio column: the value over the first model's.
@@ -161,7 +162,7 @@ def markdown(result: Dict[str, Any]) -> str:
   cfg, m = result['config'], result['machine']
   base_dims = result['dims'][result['rows'][0]['model']]
   lines = [
-      f'### AltUp cost: T5.1.1 {cfg["size"]}, batch {cfg["batch"]}, '
+      f'### AltUp cost: {compose.size_label(cfg["size"])}, batch {cfg["batch"]}, '
       f'inputs {cfg["inputs_length"]}, targets {cfg["targets_length"]}',
       '',
       f'- Machine: {m["cpu"]}; jax {m["jax"]}; devices: {m["jax_devices"]}',
@@ -227,7 +228,7 @@ def plot(result: Dict[str, Any], path: str):
                 xytext=(5, 5) if i % 2 else (5, -12))  # near-equal rows apart
   ax.set_xlabel('parameters (M)')
   ax.set_ylabel('train step time (ms, median)')
-  ax.set_title(f'T5.1.1 {cfg["size"]}: batch {cfg["batch"]}, '
+  ax.set_title(f'{compose.size_label(cfg["size"])}: batch {cfg["batch"]}, '
                f'{cfg["inputs_length"]}/{cfg["targets_length"]} tokens', fontsize=10)
   ax.grid(True, alpha=0.3)
   ax.margins(x=0.25, y=0.15)

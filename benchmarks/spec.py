@@ -12,10 +12,14 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from launch import compose
 
-SIZES = ('tiny', 'small', 'base', 'large', 'xl')
+# Every size gin of launch.compose but tiny_2d (the dense_2d model widens the
+# size's own dimensions instead).
+SIZES = tuple(s for s in compose.SIZE_LAYERS if s != 'tiny_2d')
+# CPU sizes: the benchmark's default shapes and vocabulary are small for them.
+TINY_SIZES = ('tiny', 't5_1_0_tiny')
 DEFAULT_MODELS = ('baseline', 'recycled_k2', 'altup_k2', 'altup_k4',
                   'dense_2d')
-# Sizes whose shapes are T5's own (vocabulary 32128); tiny uses 128.
+# Sizes whose shapes are T5's own (vocabulary 32128); TINY_SIZES use 128.
 REAL_VOCAB = 32128
 TINY_VOCAB = 128
 # The gin macros a model's dimensions are read from.

@@ -23,13 +23,20 @@ import tasks
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# Layers per stack of each size gin (gin/models/<size>.gin; small to xl bind
-# them in flaxformer's T5.1.1 gins, which `gin_macros` reads where flaxformer
-# is installed, as tests/unit/test_launch_commands.py does to check this
-# table). tiny_2d is tiny with width, heads and MLP doubled: the "just widen
-# it" reference.
+# Layers per stack of each size gin (gin/models/<size>.gin; the real sizes
+# bind them in flaxformer's T5.1.1 and T5.1.0 gins, which `gin_macros` reads
+# where flaxformer is installed, as tests/unit/test_launch_commands.py does to
+# check this table). tiny_2d is tiny with width, heads and MLP doubled: the
+# "just widen it" reference. The t5_1_0_* sizes are the T5.1.0 family
+# (`family`).
 SIZE_LAYERS = {'tiny': 4, 'small': 8, 'base': 12, 'large': 24, 'xl': 24,
-               'tiny_2d': 4}
+               'tiny_2d': 4,
+               't5_1_0_tiny': 4, 't5_1_0_small': 6, 't5_1_0_base': 12,
+               't5_1_0_large': 24, 't5_1_0_3B': 24}
+# Size gins named T5_1_0_PREFIX<size> are T5.1.0 (flaxformer's t5_<size>.gin:
+# ReLU MLP, logits tied to the token embedding); the others are T5.1.1
+# (gated GELU, untied logits).
+T5_1_0_PREFIX = 't5_1_0_'
 # gin/options/<name>.gin, added after the model and variant gins.
 OPTIONS = ('gather_embedding',)
 # Dense variants: gin/variants/<variant>.gin on gin/models/<size>.gin.
@@ -40,6 +47,21 @@ MOE_VARIANTS = ('moe_baseline', 'moe_altup', 'moe_recycled')
 MOE_SIZES = ('tiny', 'small', 'base')
 VARIANTS = DENSE_VARIANTS + MOE_VARIANTS
 BASELINES = ('baseline', 'moe_baseline')
+
+
+def family(size: str) -> str:
+  """'T5.1.0' or 'T5.1.1': the T5 version of gin/models/<size>.gin."""
+  return 'T5.1.0' if size.startswith(T5_1_0_PREFIX) else 'T5.1.1'
+
+
+def tied_logits(size: str) -> bool:
+  """Whether the size's logits are tied to the token embedding (T5.1.0)."""
+  return family(size) == 'T5.1.0'
+
+
+def size_label(size: str) -> str:
+  """'T5.1.1 small', 'T5.1.0 small', 'T5.1.0 3B', ... for titles."""
+  return f'{family(size)} {size.removeprefix(T5_1_0_PREFIX)}'
 
 
 def default_altup_k(variant: str) -> int:
@@ -175,6 +197,14 @@ def validate(exp: Experiment, registered_tasks: Optional[Sequence[str]] = None,
     config.check_k_fits(k, SIZE_LAYERS[exp.size], '--altup_k',
                         f'per stack of size {exp.size!r}',
                         _selection(exp))
+  if (exp.variant == 'altup' and k > 1 and tied_logits(exp.size)
+      and _decoder_output(exp) != 'concat'):
+    raise ValueError(
+        f'Size {exp.size!r} ties the logits to the token embedding, which '
+        f'full AltUp makes K*d wide; ALTUP_DECODER_OUTPUT='
+        f"'{_decoder_output(exp)}' gives a d-wide decoder output. Keep "
+        "'concat' (the default), use --variant=recycled, or an untied T5.1.1 "
+        'size.')
   for option in exp.options:
     choose('option', option, OPTIONS)
   if exp.vocabulary is not None:
@@ -243,10 +273,19 @@ def task_module(task: str) -> str:
       'tasks.benchmarks')
 
 
+def _override(exp: Experiment, macro: str, default: str) -> str:
+  """A string macro of `exp`: its --gin override, else `default`."""
+  return dict(exp.gin_overrides).get(macro, repr(default)).strip('\'"')
+
+
 def _selection(exp: Experiment) -> str:
   """ALTUP_SELECTION of `exp` (an override, else the gins' default)."""
-  value = dict(exp.gin_overrides).get('ALTUP_SELECTION', "'alternating'")
-  return value.strip('\'"')
+  return _override(exp, 'ALTUP_SELECTION', 'alternating')
+
+
+def _decoder_output(exp: Experiment) -> str:
+  """ALTUP_DECODER_OUTPUT of `exp` (an override, else the gins' default)."""
+  return _override(exp, 'ALTUP_DECODER_OUTPUT', 'concat')
 
 
 def _is_moe(exp: Experiment) -> bool:

@@ -241,6 +241,10 @@ def study_periods(n: int) -> Tuple[Tuple[str, str], ...]:
 
 SWEEPS = {
     'paper': paper_sweep(('small', 'base', 'large'), VARIANTS),
+    # The same grid on the T5.1.0 family (ReLU MLP, tied logits), whose
+    # small/base/large/3B naming the paper's sizes match.
+    'paper_t5_1_0': paper_sweep(('t5_1_0_small', 't5_1_0_base',
+                                 't5_1_0_large'), VARIANTS),
     'offline_tiny': offline_sweep(300, 600, 32),
     # MoE model gins exist for tiny, small and base.
     'extensions': paper_sweep(('small', 'base'), EXTENSION_VARIANTS),

@@ -13,6 +13,8 @@ Sweeps:
     steps (batch 256) on GLUE, SuperGLUE, SQuAD and closed-book TriviaQA
     (T5X counts finetuning steps from the pretrained step: TRAIN_STEPS=550k).
     Everything the paper does not state is T5X's default.
+  paper_t5_1_0: the same grid on T5.1.0 small, base, large (ReLU MLP, logits
+    tied to the token embedding; gin/models/t5_1_0_<size>.gin).
   offline_tiny: the tiny size and the same four variants on the offline
     corpus (300 steps) and the offline sentiment task (600 steps).
   extensions / offline_tiny_extensions: the same two protocols (small and

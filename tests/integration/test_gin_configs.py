@@ -18,11 +18,18 @@ import pytest
 from launch import compose
 from tests.integration import common
 
-SIZES = ('small', 'base', 'large', 'xl')
+# The real sizes: T5.1.1 (untied logits), then T5.1.0 (logits tied to the
+# token embedding); their layers per stack are compose.SIZE_LAYERS'.
+SIZES = ('small', 'base', 'large', 'xl', 't5_1_0_small', 't5_1_0_base',
+         't5_1_0_large', 't5_1_0_3B')
+# The CPU sizes of each family (tiny dims on T5.1.1 / T5.1.0 small).
+TINY_SIZES = ('tiny', 't5_1_0_tiny')
 VARIANTS = compose.DENSE_VARIANTS
-# d_model, layers per stack, vocabulary, per size (flaxformer's T5.1.1 gins).
-SHAPES = {'small': (512, 8), 'base': (768, 12), 'large': (1024, 24),
-          'xl': (2048, 24)}
+# d_model per size (flaxformer's gins).
+EMBED_DIMS = {'small': 512, 'base': 768, 'large': 1024, 'xl': 2048,
+              't5_1_0_small': 512, 't5_1_0_base': 768, 't5_1_0_large': 1024,
+              't5_1_0_3B': 1024}
+D = 64  # EMBED_DIM of the tiny sizes
 
 
 def test_matrix_covers_every_gin_file():
@@ -30,7 +37,9 @@ def test_matrix_covers_every_gin_file():
       os.path.join(common.REPO, 'gin', d, '*.gin')))
   # Beside the sizes: the prelude, the rules and tiny's dimensions they include.
   assert names('models') == sorted(
-      SIZES + ('tiny', 'tiny_2d', 'common', 'rules', 'tiny_dims'))
+      SIZES + TINY_SIZES + ('tiny_2d', 'common', 'rules', 'tiny_dims'))
+  assert sorted(SIZES + TINY_SIZES + ('tiny_2d',)) == sorted(
+      compose.SIZE_LAYERS)
   assert names('moe/models') == sorted(compose.MOE_SIZES + ('rules',))
   # One file per launcher variant, dense and MoE.
   assert names('variants') == sorted(compose.VARIANTS)
@@ -67,11 +76,12 @@ def test_gin_header_names_its_macros(path):
   assert not missing, f'header does not name {missing}'
 
 
+@pytest.mark.parametrize('size', TINY_SIZES)
 @pytest.mark.parametrize('variant', VARIANTS)
 @pytest.mark.parametrize('options', [(), ('scan',), ('gather_embedding',)])
-def test_tiny_model_gin_config(variant, options):
+def test_tiny_model_gin_config(size, variant, options):
   batch = common.make_batch()
-  with common.gin_model('tiny', variant, options) as model:
+  with common.gin_model(size, variant, options) as model:
     params = common.init_params(model, batch)
     out = common.logits(model, params, batch)
     scores = model.score_batch(params, batch)
@@ -97,7 +107,7 @@ def test_tiny_2d_doubles_every_width_of_tiny():
 @pytest.mark.parametrize('size', SIZES)
 @pytest.mark.parametrize('variant', VARIANTS)
 def test_model_gin_config_symbolically(size, variant):
-  d, n = SHAPES[size]
+  d, n = EMBED_DIMS[size], compose.SIZE_LAYERS[size]
   with common.gin_model(size, variant, tiny_vocab=False) as model:
     def init_and_apply():
       x = jnp.ones((2, 8), jnp.int32)
@@ -117,8 +127,14 @@ def test_model_gin_config_symbolically(size, variant):
   assert ('altup_sequence_coefficients' in layer) == (variant == 'sequence')
   assert 'altup_sequence_coefficients' not in params['decoder']['layers_0']
   assert len([l for l in params['decoder'] if l.startswith('layers_')]) == n
-  logits_in = params['decoder']['logits_dense']['kernel'].shape[0]
-  assert logits_in == d * (k if variant == 'altup' else 1)
+  if compose.tied_logits(size):  # T5.1.0: logits read the embedding table
+    assert 'logits_dense' not in params['decoder']
+    assert params['decoder']['layers_0']['mlp']['wi']['kernel'].shape[0] == d
+  else:
+    logits_in = params['decoder']['logits_dense']['kernel'].shape[0]
+    assert logits_in == d * (k if variant == 'altup' else 1)
+  assert params['decoder']['decoder_norm']['scale'].shape == (
+      d * (k if variant == 'altup' else 1),)
 
 
 @pytest.mark.parametrize('output,width', [('concat', 128), ('sum', 64)])
@@ -137,4 +153,45 @@ def test_bad_decoder_output_names_the_choices():
   with pytest.raises(ValueError, match="collapse 'max'.*'concat'"):
     with common.gin_model('tiny', 'altup', bindings=(
         "ALTUP_DECODER_OUTPUT = 'max'",)) as model:
+      common.init_params(model, common.make_batch())
+
+
+@pytest.mark.parametrize('variant,k', [
+    ('baseline', 1), ('altup', 2), ('altup', 4), ('recycled', 2),
+    ('routed', 2), ('sequence', 4)])
+def test_tied_logits_reading(variant, k):
+  """T5.1.0's tied logits: flaxformer's decoder calls the token embedder's
+  `attend` on the final-norm output h and divides by sqrt(h's width). Full
+  AltUp: h is K*d wide ('concat') and the table [vocab, K*d], so the logits
+  are the sum over blocks of h^k (E^k)^T, divided by sqrt(K*d). The other
+  variants: h is d wide (Recycled: the K blocks summed) against the stock
+  d-wide table, divided by sqrt(d)."""
+  batch = common.make_batch()
+  bindings = ['from __gin__ import dynamic_registration',
+              'from flaxformer.architectures.t5 import t5_architecture',
+              't5_architecture.Decoder.sow_intermediates = True',
+              f'ALTUP_K = {k}']
+  with common.gin_model('t5_1_0_tiny', variant, bindings=bindings) as model:
+    params = common.perturb_altup(common.init_params(model, batch))
+    out, state = model.module.apply(
+        {'params': params}, batch['encoder_input_tokens'],
+        batch['decoder_input_tokens'], batch['decoder_target_tokens'],
+        enable_dropout=False, mutable=['intermediates'])
+  h = np.asarray(state['intermediates']['decoder']['pre_logits_layer'][0])
+  table = np.asarray(params['token_embedder']['embedding'])
+  width = D * (k if variant == 'altup' else 1)
+  assert h.shape[-1] == table.shape[1] == width
+  assert 'logits_dense' not in params['decoder']
+  per_block = [h[..., b * D:(b + 1) * D] @ table[:, b * D:(b + 1) * D].T
+               for b in range(width // D)]
+  np.testing.assert_allclose(out, sum(per_block) / np.sqrt(width),
+                             rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('output', ['sum', 'mean'])
+def test_tied_logits_refuse_a_d_wide_altup_output(output):
+  """A d-wide decoder output cannot read full AltUp's K*d table."""
+  with pytest.raises(ValueError, match="needs ALTUP_DECODER_OUTPUT='concat'"):
+    with common.gin_model('t5_1_0_tiny', 'altup', bindings=(
+        f"ALTUP_DECODER_OUTPUT = '{output}'",)) as model:
       common.init_params(model, common.make_batch())

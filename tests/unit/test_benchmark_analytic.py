@@ -63,6 +63,15 @@ def test_gin_files_are_the_launchers_model_gins():
   assert bindings[-3:] == ['EMBED_DIM = 16', 'NUM_HEADS = 4', 'MLP_DIM = 32']
 
 
+def test_every_size_but_tiny_2d_is_benchmarked():
+  assert spec.SIZES == tuple(s for s in compose.SIZE_LAYERS if s != 'tiny_2d')
+  assert {'t5_1_0_tiny', 't5_1_0_small', 't5_1_0_3B'} <= set(spec.SIZES)
+  assert set(spec.TINY_SIZES) <= set(spec.SIZES)
+  cfg = spec.BenchConfig(size='t5_1_0_small')
+  assert spec.gin_files(cfg, spec.parse_model('recycled_k2')) == [
+      'gin/models/t5_1_0_small.gin', 'gin/variants/recycled.gin']
+
+
 @pytest.fixture(name='archived')
 def _archived():
   with open(os.path.join(ARCHIVE, 'altup_cost.json')) as f:
@@ -131,3 +140,10 @@ def test_markdown_and_csv_of_the_archived_result(archived, tmp_path):
         assert got[key] == str(value)
   with open(paths['png'], 'rb') as f:
     assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+
+
+def test_markdown_names_the_t5_family(archived):
+  assert results.markdown(archived).startswith('### AltUp cost: T5.1.1 tiny,')
+  t5_1_0 = dict(archived, config=dict(archived['config'], size='t5_1_0_base'))
+  assert results.markdown(t5_1_0).startswith(
+      '### AltUp cost: T5.1.0 base, batch')

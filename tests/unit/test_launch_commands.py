@@ -5,6 +5,7 @@ import importlib.util
 import itertools
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -82,7 +83,7 @@ def test_moe_partitions_and_sequence_stride():
 
 def test_size_layers_are_the_size_gins():
   if importlib.util.find_spec('flaxformer') is None:
-    pytest.skip('flaxformer binds the T5.1.1 layer counts: '
+    pytest.skip('flaxformer binds the T5.1.1 and T5.1.0 layer counts: '
                 'pip install -r requirements-github.txt')
   models = [(size, 'baseline') for size in compose.SIZE_LAYERS]
   models += [(size, 'moe_baseline') for size in compose.MOE_SIZES]
@@ -92,6 +93,51 @@ def test_size_layers_are_the_size_gins():
     layers = str(compose.SIZE_LAYERS[size])
     assert (macros['NUM_ENCODER_LAYERS'], macros['NUM_DECODER_LAYERS']) == (
         layers, layers), files
+    # The size gin's header states the same "<enc>/<dec> layers".
+    with open(os.path.join(compose.REPO, files[0])) as f:
+      header = f.read().split('\ninclude', 1)[0]
+    stated = re.findall(r'(\d+)/(\d+) layers', header)
+    assert stated[:1] in ([], [(layers, layers)]), (files[0], stated)
+
+
+@pytest.mark.parametrize('size,family', [
+    ('tiny', 'T5.1.1'), ('xl', 'T5.1.1'), ('tiny_2d', 'T5.1.1'),
+    ('t5_1_0_tiny', 'T5.1.0'), ('t5_1_0_small', 'T5.1.0'),
+    ('t5_1_0_3B', 'T5.1.0')])
+def test_size_family(size, family):
+  assert compose.family(size) == family
+  assert compose.tied_logits(size) == (family == 'T5.1.0')
+  assert compose.size_label(size) == (
+      f'{family} {size.removeprefix("t5_1_0_")}')
+
+
+def test_t5_1_0_sizes_are_launchable():
+  t5_1_0 = [s for s in compose.SIZE_LAYERS if compose.family(s) == 'T5.1.0']
+  assert sorted(t5_1_0) == sorted(
+      f't5_1_0_{s}' for s in ('tiny', 'small', 'base', 'large', '3B'))
+  for size in t5_1_0:
+    assert os.path.exists(os.path.join(compose.REPO, 'gin', 'models',
+                                       f'{size}.gin'))
+  # K up to the layers per stack: 6 for T5.1.0 Small (8 for T5.1.1 Small).
+  assert compose.validate(_exp(size='t5_1_0_small', altup_k=6))
+  with pytest.raises(ValueError, match="exceeds the 6 layers per stack of "
+                     "size 't5_1_0_small'"):
+    compose.validate(_exp(size='t5_1_0_small', altup_k=7))
+
+
+def test_tied_logits_need_the_concat_decoder_output():
+  """Full AltUp's K*d table meets a d-wide decoder output only on the T5.1.0
+  sizes (tied logits); Recycled and the untied T5.1.1 sizes are fine."""
+  summed = (('ALTUP_DECODER_OUTPUT', "'sum'"),)
+  with pytest.raises(ValueError, match="ties the logits to the token "
+                     "embedding.*ALTUP_DECODER_OUTPUT='sum'.*Keep 'concat'"):
+    compose.validate(_exp(size='t5_1_0_tiny', gin_overrides=summed))
+  for kw in (dict(size='tiny', gin_overrides=summed),
+             dict(size='t5_1_0_tiny'),
+             dict(size='t5_1_0_tiny', altup_k=1, gin_overrides=summed),
+             dict(size='t5_1_0_tiny', gin_overrides=(
+                 ('ALTUP_DECODER_OUTPUT', "'concat'"),))):
+    assert compose.validate(_exp(**kw))
 
 
 def test_gin_macros_follow_includes_and_the_last_binding_wins(tmp_path,
@@ -207,10 +253,13 @@ def test_progress_line_from_t5x_log():
   assert runner.progress_line('I1125 train.py:528] Running eval.') is None
 
 
-def test_local_dry_run_prints_the_command(tmp_path):
+@pytest.mark.parametrize('size,variant', [('small', 'recycled'),
+                                          ('t5_1_0_small', 'altup'),
+                                          ('t5_1_0_3B', 'recycled')])
+def test_local_dry_run_prints_the_command(tmp_path, size, variant):
   proc = subprocess.run(
-      [sys.executable, '-m', 'launch.local', '--size=small',
-       '--variant=recycled', '--altup_k=4', '--run=pretrain',
+      [sys.executable, '-m', 'launch.local', f'--size={size}',
+       f'--variant={variant}', '--altup_k=4', '--run=pretrain',
        '--task=altup_c4_span_corruption', '--feature_lengths=inputs=512,'
        'targets=114', '--train_steps=100', f'--model_dir={tmp_path}',
        '--gin.DROPOUT_RATE=0.1', '--dry_run'],
@@ -219,7 +268,8 @@ def test_local_dry_run_prints_the_command(tmp_path):
   assert proc.returncode == 0, proc.stderr[-2000:]
   out = proc.stdout.strip()
   assert out.startswith('python -m t5x.train --gin_search_paths=')
-  assert '--gin_file=gin/variants/recycled.gin' in out
+  assert f'--gin_file=gin/models/{size}.gin' in out
+  assert f'--gin_file=gin/variants/{variant}.gin' in out
   assert '--gin.ALTUP_K=4' in out and '--gin.DROPOUT_RATE=0.1' in out
 
 

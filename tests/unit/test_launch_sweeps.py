@@ -205,10 +205,17 @@ def test_sweep_table_shows_the_floor_first():
                   + [None] * (len(header) - 4)]
 
 
-def test_paper_sweep_grid():
-  jobs = sweeps.expand(sweeps.SWEEPS['paper'], 'gs://b/altup')
+# The paper's grid on either T5 family: sweep -> its models' size prefix.
+PAPER_SWEEPS = {'paper': '', 'paper_t5_1_0': 't5_1_0_'}
+
+
+@pytest.mark.parametrize('name,prefix', PAPER_SWEEPS.items())
+def test_paper_sweep_grid(name, prefix):
+  jobs = sweeps.expand(sweeps.SWEEPS[name], 'gs://b/altup')
   models = sorted({j.model for j in jobs})
-  assert len(models) == 3 * 4 and 'large_recycled_k2' in models
+  assert len(models) == 3 * 4 and f'{prefix}large_recycled_k2' in models
+  assert {j.experiment.size for j in jobs} == {
+      f'{prefix}{s}' for s in ('small', 'base', 'large')}
   assert len(jobs) == 12 * (1 + 4)
   pre = [j for j in jobs if j.stage == 'pretrain']
   assert {(j.experiment.train_steps, j.experiment.batch_size) for j in pre} == {
@@ -243,17 +250,19 @@ def test_extension_sweeps_have_a_row_per_new_variant(name, sizes):
           in compose.t5x_args(moe.experiment))
 
 
+@pytest.mark.parametrize('name,prefix', PAPER_SWEEPS.items())
 @pytest.mark.parametrize('launcher', ['local', 'xm'])
-def test_sweep_dry_run_lists_every_job(launcher):
+def test_sweep_dry_run_lists_every_job(launcher, name, prefix):
   proc = subprocess.run(
-      [sys.executable, '-m', 'launch.sweeps', '--sweep=paper',
+      [sys.executable, '-m', 'launch.sweeps', f'--sweep={name}',
        '--root=/tmp/altup_paper', f'--launcher={launcher}', '--dry_run'],
       cwd=compose.REPO, capture_output=True, text=True, check=False,
       env=dict(os.environ, PYTHONPATH=compose.REPO))
   assert proc.returncode == 0, proc.stderr[-2000:]
   lines = proc.stdout.splitlines()
   assert sum(l.startswith('[') for l in lines) == 60
-  assert '[60/60] large_recycled_k2/finetune_trivia_qa' in lines[-2]
+  assert f'[60/60] {prefix}large_recycled_k2/finetune_trivia_qa' in lines[-2]
+  assert f'--gin_file=gin/models/{prefix}large.gin' in proc.stdout
   assert ('t5x.main --run_mode=train' in proc.stdout) == (launcher == 'xm')
 
 
