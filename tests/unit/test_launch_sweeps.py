@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from launch import compose
+from launch import grids
 from launch import offline
 from launch import report
 from launch import sweeps
@@ -86,6 +87,9 @@ def test_ablations_share_the_studys_runs_under_one_root():
       'tiny_altup_k2_sum'].gin_overrides
   assert ('ALTUP_LAYER_INPUT', "'predicted'") in by_model[
       'tiny_altup_k2_predicted'].gin_overrides
+  # Seeds as in the study, so a promising reading is repeated by
+  # --models=... --seeds=1,2 on the same root.
+  assert {j.experiment.seed for j in ablations} == set(grids.STUDY_SEEDS)
 
 
 def test_study_measures_its_floor_and_cost_at_its_own_shapes():
