@@ -55,10 +55,9 @@ def shape_macros(exp: compose.Experiment) -> Dict[str, str]:
   files = compose.gin_files(exp)[:-1]  # model + vocabulary gins
   macros = compose.gin_macros(files)
   macros.update((k, v) for k, v in exp.gin_overrides)
-  if exp.variant not in compose.BASELINES:
-    macros['ALTUP_K'] = str(exp.altup_k)
-  else:
-    macros.pop('ALTUP_K', None)
+  # A dense model's K is 1 (what gin/variants/baseline.gin binds).
+  macros['ALTUP_K'] = ('1' if exp.variant in compose.BASELINES
+                       else str(exp.altup_k))
   return {k: macros[k] for k in SHAPE_MACROS
           if k in macros and not macros[k].startswith(('%', '@'))}
 
@@ -119,8 +118,6 @@ def check_model_dir(exp: compose.Experiment) -> None:
     found = read_config_macros(exp.model_dir) or {}
     wanted = shape_macros(exp)
     diffs = _differences(found, wanted, SHAPE_MACROS)
-    if 'ALTUP_K' in found and 'ALTUP_K' not in wanted:
-      diffs.append(('ALTUP_K', found['ALTUP_K'], None))
   if diffs:
     raise ValueError(
         f'{exp.model_dir} holds checkpoints of another model: '

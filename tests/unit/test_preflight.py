@@ -75,8 +75,20 @@ def test_model_dir_without_record_is_compared_on_t5x_config(tmp_path):
     preflight.check(_exp(tmp_path, size='tiny_2d'))
   with pytest.raises(ValueError, match=r"ALTUP_K '2' \(this run: '4'\)"):
     preflight.check(_exp(tmp_path, altup_k=4))
-  with pytest.raises(ValueError, match=r"ALTUP_K '2' \(this run: None\)"):
+  with pytest.raises(ValueError, match=r"ALTUP_K '2' \(this run: '1'\)"):
     preflight.check(_exp(tmp_path, variant='baseline', altup_k=1))
+
+
+def test_dense_model_dir_without_record_resumes(tmp_path):
+  """T5X's config.gin of a dense run binds ALTUP_K = 1 (baseline.gin)."""
+  _orbax_checkpoint(tmp_path / 'checkpoint_5')
+  (tmp_path / 'config.gin').write_text(
+      'ALTUP_K = 1\nEMBED_DIM = 64\nNUM_HEADS = 4\nNUM_EMBEDDINGS = 384\n')
+  preflight.check(_exp(tmp_path, variant='baseline', altup_k=1))
+  with pytest.raises(ValueError) as e:
+    preflight.check(_exp(tmp_path, altup_k=2))
+  assert str(e.value).count('ALTUP_K') == 1
+  assert "ALTUP_K '1' (this run: '2')" in str(e.value)
 
 
 @pytest.mark.parametrize('damage, problem', [
