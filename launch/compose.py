@@ -12,19 +12,18 @@ names the fix. Pure functions; nothing here imports t5x.
 """
 
 import dataclasses
-import difflib
-import importlib.util
 import os
 import re
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from altup_flaxformer import config
+from launch import gin_text
 import tasks
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = gin_text.REPO
 
 # Layers per stack of each size gin (gin/models/<size>.gin; the real sizes
-# bind them in flaxformer's T5.1.1 and T5.1.0 gins, which `gin_macros` reads
+# bind them in flaxformer's T5.1.1 and T5.1.0 gins, which `gin_text.gin_macros` reads
 # where flaxformer is installed, as tests/unit/test_launch_commands.py does to
 # check this table). tiny_2d is tiny with width, heads and MLP doubled: the
 # "just widen it" reference. The t5_1_0_* sizes are the T5.1.0 family
@@ -71,7 +70,7 @@ def default_altup_k(variant: str) -> int:
     ValueError: the variant's gins bind no ALTUP_K.
   """
   files = model_gin_files(MOE_SIZES[0], variant)
-  k = gin_macros(files).get('ALTUP_K')
+  k = gin_text.gin_macros(files).get('ALTUP_K')
   if k is None:
     raise ValueError(f'No ALTUP_K default in {", ".join(files)}; set '
                      '--altup_k.')
@@ -99,8 +98,6 @@ MANAGED_MACROS = ('ALTUP_K', 'MODEL_DIR', 'RANDOM_SEED', 'MIXTURE_OR_TASK_NAME',
                   'CHECKPOINT_PATH', 'train/utils.DatasetConfig.seed')
 SAVE_DATASET = 'utils.SaveCheckpointConfig.save_dataset'
 _GIN_OVERRIDE = re.compile(r'^--gin\.([A-Za-z_][\w./]*)=(.+)$', re.S)
-_GIN_INCLUDE = re.compile(r"^include\s+'([^']+)'")
-_GIN_MACRO = re.compile(r'^([A-Z_][A-Z0-9_]*)\s*=\s*(.+?)\s*(?:#.*)?$')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -237,7 +234,7 @@ def validate(exp: Experiment, registered_tasks: Optional[Sequence[str]] = None,
       raise ValueError(
           f'--gin.{name} conflicts with the launcher flag that sets it; use '
           f'the flag ({_flag_for(name)}) instead.')
-  check_gin_macros(exp)
+  gin_text.check_overrides(gin_files(exp), exp.gin_overrides)
   return exp
 
 
@@ -393,79 +390,3 @@ def parse_feature_lengths(text: str) -> Dict[str, int]:
                        'inputs=128,targets=32.')
     lengths[name.strip()] = int(value)
   return lengths
-
-
-def _gin_search_paths() -> List[str]:
-  """Where includes resolve: this repository, then the parent dirs of
-  flaxformer and t5x where they are installed (found without importing)."""
-  roots = [REPO]
-  for package in ('flaxformer', 't5x'):
-    spec = importlib.util.find_spec(package)
-    found = spec.submodule_search_locations if spec else None
-    roots += [os.path.dirname(p) for p in found or ()]
-  return roots
-
-
-def find_gin(path: str) -> Optional[str]:
-  """The file a gin path (e.g. 't5x/configs/runs/pretrain.gin') names under
-  the search paths, or None where it is not installed."""
-  return next((os.path.join(r, path) for r in _gin_search_paths()
-               if os.path.isfile(os.path.join(r, path))), None)
-
-
-def gin_macros(files: Sequence[str]) -> Dict[str, str]:
-  """NAME -> value text of the one-line macro bindings of `files`.
-
-  Reads the files in order, each include where it stands, the last binding
-  winning, as gin does; a file found under no search path (T5X's run gins,
-  flaxformer's without flaxformer) is skipped. No gin import, no parsing of
-  multi-line values.
-
-  Args:
-    files: gin paths relative to a search path, e.g. `gin_files(exp)`.
-
-  Returns:
-    e.g. {'NUM_ENCODER_LAYERS': '4', 'ALTUP_K': '2', ...}.
-  """
-  macros = {}
-
-  def read(path):
-    full = find_gin(path)
-    if full is None:
-      return
-    with open(full) as f:
-      for line in f:
-        include, macro = _GIN_INCLUDE.match(line), _GIN_MACRO.match(line)
-        if include:
-          read(include.group(1))
-        elif macro:
-          macros[macro.group(1)] = macro.group(2)
-
-  for path in files:
-    read(path)
-  return macros
-
-
-def check_gin_macros(exp: Experiment) -> None:
-  """Refuses a `--gin.NAME=` override of a macro no gin of `exp` defines.
-
-  gin accepts a binding of an unused macro silently, so a misspelt one
-  (`--gin.ALTUP_SELECTON=...`) would train the default model. Checked where
-  the T5X run gin is installed (it defines BATCH_SIZE, TRAIN_STEPS, ...);
-  bindings of configurables (`--gin.train.eval_period=`) are gin's to check.
-
-  Raises:
-    ValueError: naming the closest defined macros.
-  """
-  files = gin_files(exp)
-  if find_gin(files[-1]) is None:
-    return
-  defined = gin_macros(files)
-  for name, _ in exp.gin_overrides:
-    if '.' in name or '/' in name or name in defined:
-      continue
-    close = difflib.get_close_matches(name, defined, n=3)
-    raise ValueError(
-        f'--gin.{name}: no gin file of this experiment defines the macro '
-        f'{name}' + (f'; did you mean {" or ".join(close)}?' if close else
-                     '; see the macros of gin/ and T5X\'s run gin.'))

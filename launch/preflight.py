@@ -25,6 +25,7 @@ import re
 from typing import Dict, List, Optional, Tuple
 
 from launch import compose
+from launch import gin_text
 
 EXPERIMENT_FILE = 'experiment.json'
 T5X_CONFIG_FILE = 'config.gin'
@@ -40,7 +41,7 @@ _CHECKPOINT_DIR = re.compile(r'^checkpoint_(\d+)$')
 
 def model_fields(exp: compose.Experiment) -> Dict[str, object]:
   """What defines the model a run trains (its experiment.json)."""
-  macros = compose.gin_macros(compose.model_gin_files(exp.size, exp.variant))
+  macros = gin_text.gin_macros(compose.model_gin_files(exp.size, exp.variant))
   return {
       'size': exp.size, 'variant': exp.variant, 'altup_k': exp.altup_k,
       'scan': exp.scan, 'options': sorted(exp.options),
@@ -53,7 +54,7 @@ def model_fields(exp: compose.Experiment) -> Dict[str, object]:
 def shape_macros(exp: compose.Experiment) -> Dict[str, str]:
   """SHAPE_MACROS -> value text the run will bind (literal values only)."""
   files = compose.gin_files(exp)[:-1]  # model + vocabulary gins
-  macros = compose.gin_macros(files)
+  macros = gin_text.gin_macros(files)
   macros.update((k, v) for k, v in exp.gin_overrides)
   # A dense model's K is 1 (what gin/variants/baseline.gin binds).
   macros['ALTUP_K'] = ('1' if exp.variant in compose.BASELINES
@@ -67,7 +68,7 @@ def read_config_macros(run_dir: str) -> Optional[Dict[str, str]]:
   path = os.path.join(run_dir, T5X_CONFIG_FILE)
   if not os.path.isfile(path):
     return None
-  return {k: v for k, v in compose.gin_macros([path]).items()
+  return {k: v for k, v in gin_text.gin_macros([path]).items()
           if k in SHAPE_MACROS}
 
 

@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from launch import compose
+from launch import gin_text
 from launch import report
 from launch import runner
 from launch import tables
@@ -89,7 +90,7 @@ def test_size_layers_are_the_size_gins():
   models += [(size, 'moe_baseline') for size in compose.MOE_SIZES]
   for size, variant in models:
     files = compose.gin_files(_exp(size=size, variant=variant, altup_k=1))
-    macros = compose.gin_macros(files)
+    macros = gin_text.gin_macros(files)
     layers = str(compose.SIZE_LAYERS[size])
     assert (macros['NUM_ENCODER_LAYERS'], macros['NUM_DECODER_LAYERS']) == (
         layers, layers), files
@@ -145,9 +146,9 @@ def test_gin_macros_follow_includes_and_the_last_binding_wins(tmp_path,
   (tmp_path / 'a.gin').write_text("A = 1\nB = 'x'  # note\n")
   (tmp_path / 'b.gin').write_text("include 'a.gin'\nA = 2\n"
                                   "include 'missing.gin'\n")
-  monkeypatch.setattr(compose, 'REPO', str(tmp_path))
-  assert compose.gin_macros(['b.gin']) == {'A': '2', 'B': "'x'"}
-  assert compose.gin_macros(['b.gin', 'a.gin'])['A'] == '1'
+  monkeypatch.setattr(gin_text, 'REPO', str(tmp_path))
+  assert gin_text.gin_macros(['b.gin']) == {'A': '2', 'B': "'x'"}
+  assert gin_text.gin_macros(['b.gin', 'a.gin'])['A'] == '1'
 
 
 def test_offline_task_adds_offline_vocabulary_and_overrides_pass_through():

@@ -1,4 +1,4 @@
-"""launch.preflight and compose.check_gin_macros: faults found before a run
+"""launch.preflight and gin_text.check_overrides: faults found before a run
 starts, each a ValueError naming the fix, with nothing written."""
 
 import json
@@ -7,6 +7,7 @@ import os
 import pytest
 
 from launch import compose
+from launch import gin_text
 from launch import preflight
 
 LENGTHS = {'inputs': 128, 'targets': 24}
@@ -164,7 +165,7 @@ def test_misspelt_gin_macro_names_the_close_ones(tmp_path, monkeypatch):
   runs = tmp_path / 't5x' / 'configs' / 'runs'
   runs.mkdir(parents=True)
   (runs / 'pretrain.gin').write_text('BATCH_SIZE = 128\nUSE_CACHED_TASKS = True\n')
-  monkeypatch.setattr(compose, '_gin_search_paths',
+  monkeypatch.setattr(gin_text, 'search_paths',
                       lambda: [compose.REPO, str(tmp_path)])
   compose.validate(_exp(tmp_path, gin_overrides=(
       ('ALTUP_SELECTION', "'same'"), ('USE_CACHED_TASKS', 'False'),
@@ -178,7 +179,7 @@ def test_misspelt_gin_macro_names_the_close_ones(tmp_path, monkeypatch):
 
 
 def test_macros_are_not_checked_without_the_run_gin(monkeypatch):
-  monkeypatch.setattr(compose, '_gin_search_paths', lambda: [compose.REPO])
+  monkeypatch.setattr(gin_text, 'search_paths', lambda: [compose.REPO])
   compose.validate(_exp('/tmp/m', gin_overrides=(('ALTUP_SELECTON', '1'),)))
 
 
