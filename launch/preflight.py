@@ -19,6 +19,7 @@ run starts. Model dirs without one (runs started by hand) are compared on the
 shape macros of the `config.gin` T5X writes there.
 """
 
+import dataclasses
 import json
 import os
 import re
@@ -193,6 +194,41 @@ def check_latest(model_dir: str) -> None:
   steps = checkpoint_steps(model_dir)
   if steps:
     check_complete(os.path.join(model_dir, f'checkpoint_{steps[-1]}'))
+
+
+def has_data_position(checkpoint_dir: str) -> bool:
+  """Whether T5X saved the train data iterator in an Orbax checkpoint
+  (dataset/train_ds-*; SaveCheckpointConfig.save_dataset)."""
+  data = os.path.join(checkpoint_dir, 'dataset')
+  return os.path.isdir(data) and any(
+      name.startswith('train_ds') for name in os.listdir(data))
+
+
+def resume_as_started(exp: compose.Experiment, echo=print
+                      ) -> compose.Experiment:
+  """`exp`, or `exp` without data-position checkpoints where it resumes a run
+  whose latest checkpoint holds none.
+
+  The launchers save the data position with every checkpoint, and T5X then
+  restores it on resume: from a checkpoint written without it (a run started
+  by an earlier version of the launchers, or with save_dataset=False) the
+  restore would fail. Such a run resumes as it was started, its data stream
+  from the beginning, and says so.
+  """
+  steps = checkpoint_steps(exp.model_dir)
+  if (exp.run not in ('pretrain', 'finetune') or not steps
+      or compose.gin_bindings(exp).get(compose.SAVE_DATASET) != 'True'):
+    return exp
+  latest = os.path.join(exp.model_dir, f'checkpoint_{steps[-1]}')
+  if os.path.isfile(os.path.join(latest, 'checkpoint')) or has_data_position(
+      latest):  # T5X's msgpack format: Orbax's data checkpoint does not apply
+    return exp
+  echo(f'[resume] {latest} holds no data position (saved without '
+       f'{compose.SAVE_DATASET}): resuming as the run was started, its data '
+       'from the beginning of the stream. For an exact run, start a new '
+       '--model_dir.')
+  return dataclasses.replace(exp, gin_overrides=exp.gin_overrides + (
+      (compose.SAVE_DATASET, 'False'),))
 
 
 def check_task_data(exp: compose.Experiment) -> None:

@@ -100,6 +100,7 @@ def run(exp: compose.Experiment, log_path: Optional[str] = None,
   deps.require('t5x')
   deps.require('flaxformer')
   preflight.check(exp)
+  exp = preflight.resume_as_started(exp, echo)
   with model_dir_lock(exp.model_dir):
     preflight.record(exp)
     _run(exp, log_path, echo)

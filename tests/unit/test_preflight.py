@@ -65,6 +65,26 @@ def test_model_dir_of_another_model_is_refused(tmp_path, change, named):
   assert sorted(os.listdir(tmp_path)) == before  # nothing written
 
 
+def test_resume_without_data_position_resumes_as_started(tmp_path):
+  """A checkpoint written without the data iterator (save_dataset=False, or
+  an earlier launcher) resumes without restoring one; T5X would fail."""
+  exp = _exp(tmp_path)
+  _trained(tmp_path, exp)
+  (tmp_path / 'checkpoint_20' / 'dataset').mkdir()
+  said = []
+  resumed = preflight.resume_as_started(exp, echo=said.append)
+  assert compose.gin_bindings(resumed)[compose.SAVE_DATASET] == 'False'
+  assert 'holds no data position' in said[0] and '--model_dir' in said[0]
+  # With the data position saved, the run resumes exactly.
+  (tmp_path / 'checkpoint_20' / 'dataset' / 'train_ds-000-of-001.index'
+   ).write_bytes(b'')
+  assert preflight.resume_as_started(exp, echo=said.append) is exp
+  assert len(said) == 1
+  # A new model dir has nothing to resume.
+  fresh = _exp(tmp_path / 'new')
+  assert preflight.resume_as_started(fresh) is fresh
+
+
 def test_model_dir_without_record_is_compared_on_t5x_config(tmp_path):
   """Runs started by hand: the shape macros of T5X's config.gin."""
   _orbax_checkpoint(tmp_path / 'checkpoint_5')
