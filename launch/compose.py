@@ -38,6 +38,13 @@ SIZE_LAYERS = {'tiny': 4, 'small': 8, 'base': 12, 'large': 24, 'xl': 24,
 T5_1_0_PREFIX = 't5_1_0_'
 # gin/options/<name>.gin, added after the model and variant gins.
 OPTIONS = ('gather_embedding',)
+# Options that change how the model computes, not its parameters or function:
+# a run may resume or finetune under another choice.
+COMPUTE_OPTIONS = ('gather_embedding',)
+# --embedding: T5.1.1's one-hot matmul (TPU's SPMD-friendly form) or a gather
+# (the same numbers at less cost where the table is not vocab-sharded: for
+# full AltUp's K*d table on CPU and GPU, docs/benchmarks.md).
+EMBEDDINGS = ('auto', 'one_hot', 'gather')
 # Dense variants: gin/variants/<variant>.gin on gin/models/<size>.gin.
 DENSE_VARIANTS = ('baseline', 'altup', 'recycled', 'routed', 'sequence')
 # Sparse (MoE) variants: gin/variants/<variant>.gin on gin/moe/models/<size>.gin, with
@@ -61,6 +68,19 @@ def tied_logits(size: str) -> bool:
 def size_label(size: str) -> str:
   """'T5.1.1 small', 'T5.1.0 small', 'T5.1.0 3B', ... for titles."""
   return f'{family(size)} {size.removeprefix(T5_1_0_PREFIX)}'
+
+
+def embedding_options(embedding: str, platform: str) -> Tuple[str, ...]:
+  """The gin/options an --embedding choice adds on 'cpu', 'gpu' or 'tpu'.
+
+  'auto' is the gather everywhere but on TPUs, which keep T5.1.1's one-hot
+  matmul (T5X's choice for vocab-sharded tables).
+  """
+  if embedding not in EMBEDDINGS:
+    raise ValueError(f'Unknown --embedding={embedding!r}; choose from '
+                     f'{", ".join(EMBEDDINGS)}.')
+  gather = embedding == 'gather' or (embedding == 'auto' and platform != 'tpu')
+  return ('gather_embedding',) if gather else ()
 
 
 def default_altup_k(variant: str) -> int:

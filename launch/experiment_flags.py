@@ -29,6 +29,10 @@ def define(size: str, task: str) -> None:
   flags.DEFINE_bool('scan', False, 'Scanned stacks (gin/options/scan.gin).')
   flags.DEFINE_list('options', [], 'gin/options/<name>.gin files to add, '
                     f'from: {", ".join(compose.OPTIONS)}.')
+  flags.DEFINE_enum('embedding', 'auto', compose.EMBEDDINGS,
+                    'Token embedding: one_hot (T5.1.1\'s matmul), gather (the '
+                    'same numbers, cheaper for full AltUp\'s K*d table), or '
+                    'auto: gather on CPU/GPU, one_hot on TPU.')
   flags.DEFINE_enum('vocabulary', None, tuple(compose.VOCABULARY_GINS),
                     'Vocabulary of model and tasks (default: the task\'s: '
                     '\'bytes\' for byte-level tasks, \'offline\' for the '
@@ -45,10 +49,17 @@ def registered_tasks() -> Sequence[str]:
   return tasks.NAMES
 
 
-def experiment(overrides) -> compose.Experiment:
-  """The Experiment the flags (and --gin.X overrides) describe."""
+def experiment(overrides, platform: str) -> compose.Experiment:
+  """The Experiment the flags (and --gin.X overrides) describe, for a run on
+  `platform` ('cpu', 'gpu' or 'tpu'; it picks --embedding=auto's form)."""
   if not FLAGS.model_dir:
     raise ValueError('--model_dir is required.')
+  if FLAGS.embedding == 'one_hot' and 'gather_embedding' in FLAGS.options:
+    raise ValueError('--options=gather_embedding contradicts '
+                     '--embedding=one_hot; give one of them.')
+  options = tuple(FLAGS.options) + tuple(
+      o for o in compose.embedding_options(FLAGS.embedding, platform)
+      if o not in FLAGS.options)
   k = (compose.default_altup_k(FLAGS.variant) if FLAGS.altup_k is None
        else FLAGS.altup_k)  # 0 is refused by compose.validate, not replaced
   return compose.Experiment(
@@ -59,7 +70,7 @@ def experiment(overrides) -> compose.Experiment:
                        else compose.default_feature_lengths(FLAGS.task)),
       train_steps=FLAGS.train_steps, batch_size=FLAGS.batch_size,
       checkpoint=FLAGS.checkpoint, scan=FLAGS.scan,
-      options=tuple(FLAGS.options), vocabulary=FLAGS.vocabulary,
+      options=options, vocabulary=FLAGS.vocabulary,
       seed=FLAGS.seed,
       num_partitions=FLAGS.num_partitions, gin_overrides=overrides)
 

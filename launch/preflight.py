@@ -40,12 +40,17 @@ SIZE_MACROS = SHAPE_MACROS[:-1]
 _CHECKPOINT_DIR = re.compile(r'^checkpoint_(\d+)$')
 
 
+def model_options(options) -> List[str]:
+  """The options that define a model (not compose.COMPUTE_OPTIONS)."""
+  return sorted(o for o in options if o not in compose.COMPUTE_OPTIONS)
+
+
 def model_fields(exp: compose.Experiment) -> Dict[str, object]:
   """What defines the model a run trains (its experiment.json)."""
   macros = gin_text.gin_macros(compose.model_gin_files(exp.size, exp.variant))
   return {
       'size': exp.size, 'variant': exp.variant, 'altup_k': exp.altup_k,
-      'scan': exp.scan, 'options': sorted(exp.options),
+      'scan': exp.scan, 'options': model_options(exp.options),
       'vocabulary': compose.vocabulary_name(exp.task, exp.vocabulary),
       # Overrides of model macros (e.g. ALTUP_SELECTION, EMBED_DIM).
       'model_overrides': {k: v for k, v in exp.gin_overrides if k in macros},
@@ -114,6 +119,7 @@ def check_model_dir(exp: compose.Experiment) -> None:
     return
   found = read_record(exp.model_dir)
   if found is not None:
+    found = dict(found, options=model_options(found.get('options', ())))
     wanted = model_fields(exp)
     diffs = _differences(found, wanted, wanted)
   else:

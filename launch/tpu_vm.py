@@ -137,7 +137,7 @@ def _ssh(name: str, zone: str, project: Optional[str], command: str
 def main(argv: Sequence[str], overrides=()) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  exp = compose.validate(experiment_flags.experiment(overrides),
+  exp = compose.validate(experiment_flags.experiment(overrides, 'tpu'),
                          registered_tasks=experiment_flags.registered_tasks())
   check(FLAGS.tpu_name, FLAGS.zone, FLAGS.tpu, exp.model_dir)
   cmds = commands(exp, FLAGS.tpu_name, FLAGS.zone, FLAGS.tpu,

@@ -70,6 +70,11 @@ def accelerator(tpu: Optional[str], gpu: Optional[str]) -> Dict[str, int]:
   return {TPU_GENERATIONS[match.group(1)]: int(match.group(2))}
 
 
+def platform(requirements: Dict[str, int]) -> str:
+  """'tpu' or 'gpu': the platform of `accelerator`'s requirements."""
+  return 'tpu' if any(k.startswith('tpu') for k in requirements) else 'gpu'
+
+
 JAX_VERSION = '0.10.2'  # = requirements-t5x.txt's jax[cpu] pin
 LIBTPU_RELEASES = 'https://storage.googleapis.com/jax-releases/libtpu_releases.html'
 
@@ -77,7 +82,7 @@ LIBTPU_RELEASES = 'https://storage.googleapis.com/jax-releases/libtpu_releases.h
 def image_instructions(requirements: Dict[str, int]) -> List[str]:
   """Dockerfile lines after the base image (python:3.11): the same pinned
   stack as README's install command, with the accelerator's jax."""
-  tpu = any(k.startswith('tpu') for k in requirements)
+  tpu = platform(requirements) == 'tpu'
   jax = (f"'jax[tpu]=={JAX_VERSION}' -f {LIBTPU_RELEASES}" if tpu
          else f"'jax[cuda12]=={JAX_VERSION}'")
   return [
@@ -151,9 +156,11 @@ def submit(spec: Dict[str, Any]) -> None:
 def main(argv: Sequence[str], overrides=()) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  exp = compose.validate(experiment_flags.experiment(overrides),
-                         registered_tasks=experiment_flags.registered_tasks())
-  spec = job_spec(exp, accelerator(FLAGS.tpu, FLAGS.gpu),
+  requirements = accelerator(FLAGS.tpu, FLAGS.gpu)
+  exp = compose.validate(
+      experiment_flags.experiment(overrides, platform(requirements)),
+      registered_tasks=experiment_flags.registered_tasks())
+  spec = job_spec(exp, requirements,
                   FLAGS.tfds_data_dir, FLAGS.name)
   if FLAGS.dry_run:
     print(json.dumps(spec, indent=2))

@@ -272,6 +272,44 @@ def test_local_dry_run_prints_the_command(tmp_path, size, variant):
   assert f'--gin_file=gin/models/{size}.gin' in out
   assert f'--gin_file=gin/variants/{variant}.gin' in out
   assert '--gin.ALTUP_K=4' in out and '--gin.DROPOUT_RATE=0.1' in out
+  # --embedding=auto on this machine (no TPU): the gather form.
+  assert out.endswith('--gin_file=gin/options/gather_embedding.gin') or (
+      '--gin_file=gin/options/gather_embedding.gin ' in out)
+
+
+def test_embedding_choice_per_platform():
+  assert compose.embedding_options('auto', 'cpu') == ('gather_embedding',)
+  assert compose.embedding_options('auto', 'gpu') == ('gather_embedding',)
+  assert compose.embedding_options('auto', 'tpu') == ()
+  assert compose.embedding_options('one_hot', 'cpu') == ()
+  assert compose.embedding_options('gather', 'tpu') == ('gather_embedding',)
+  with pytest.raises(ValueError, match='choose from auto, one_hot, gather'):
+    compose.embedding_options('dense', 'cpu')
+
+
+@pytest.mark.parametrize('flags,gather', [
+    (['--embedding=one_hot'], False), (['--embedding=gather'], True),
+    (['--options=gather_embedding'], True)])
+def test_local_embedding_flag(tmp_path, flags, gather):
+  proc = subprocess.run(
+      [sys.executable, '-m', 'launch.local', '--variant=altup', *flags,
+       '--train_steps=1', f'--model_dir={tmp_path}', '--dry_run'],
+      cwd=compose.REPO, capture_output=True, text=True, check=False,
+      env=dict(os.environ, PYTHONPATH=compose.REPO))
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert proc.stdout.count('gin/options/gather_embedding.gin') == int(gather)
+
+
+def test_local_refuses_one_hot_with_the_gather_option(tmp_path):
+  proc = subprocess.run(
+      [sys.executable, '-m', 'launch.local', '--embedding=one_hot',
+       '--options=gather_embedding', '--train_steps=1',
+       f'--model_dir={tmp_path}', '--dry_run'],
+      cwd=compose.REPO, capture_output=True, text=True, check=False,
+      env=dict(os.environ, PYTHONPATH=compose.REPO))
+  assert proc.returncode != 0
+  assert ('--options=gather_embedding contradicts --embedding=one_hot'
+          in proc.stderr)
 
 
 def test_local_rejects_bad_flags_before_launch():
@@ -335,6 +373,8 @@ def test_xm_dry_run_without_xmanager():
   assert spec['entrypoint'][:4] == ['python3', '-m', 't5x.main',
                                     '--run_mode=train']
   assert '--gin.Z_LOSS=0.0' in spec['entrypoint']
+  # --embedding=auto on a TPU: T5.1.1's one-hot embedding (no option gin).
+  assert not any('gin/options/' in a for a in spec['entrypoint'])
   # The image installs README's pinned stack, then the TPU's jax.
   assert spec['docker_instructions'][-2:] == [
       'RUN pip install -r requirements-t5x.txt && pip install --no-deps -r '

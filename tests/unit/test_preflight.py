@@ -65,6 +65,14 @@ def test_model_dir_of_another_model_is_refused(tmp_path, change, named):
   assert sorted(os.listdir(tmp_path)) == before  # nothing written
 
 
+def test_embedding_form_may_change_between_attempts(tmp_path):
+  """One-hot and gather embeddings are the same model (COMPUTE_OPTIONS)."""
+  _trained(tmp_path, _exp(tmp_path, options=('gather_embedding',)))
+  preflight.check(_exp(tmp_path))
+  assert json.loads((tmp_path / 'experiment.json').read_text())[
+      'options'] == []
+
+
 def test_resume_without_data_position_resumes_as_started(tmp_path):
   """A checkpoint written without the data iterator (save_dataset=False, or
   an earlier launcher) resumes without restoring one; T5X would fail."""
