@@ -191,21 +191,22 @@ def scanned_params_from_unscanned(unscanned, scanned_template):
   return out
 
 
-def tiny_experiment(variant, run, model_dir, *, altup_k=2, gin_overrides=(),
-                    **kwargs) -> compose.Experiment:
-  """A T5X job of size tiny on tests/integration/tiny_task.py's task.
+def tiny_experiment(variant, run, model_dir, *, size='tiny', altup_k=2,
+                    gin_overrides=(), **kwargs) -> compose.Experiment:
+  """A T5X job of a tiny size on tests/integration/tiny_task.py's task.
 
   Args:
     variant: a launcher variant (compose.VARIANTS).
     run: 'pretrain', 'finetune', 'eval' or 'infer'.
     model_dir: the model dir (train) or output dir (eval / infer).
+    size: 'tiny' (T5.1.1) or 't5_1_0_tiny'.
     altup_k: K of the AltUp variants (the baselines get 1).
     gin_overrides: extra ('NAME', 'VALUE') bindings.
     **kwargs: other `compose.Experiment` fields.
   """
   from tests.integration import tiny_task  # pylint: disable=g-import-not-at-top
   return compose.Experiment(
-      size='tiny', variant=variant,
+      size=size, variant=variant,
       altup_k=1 if variant in compose.BASELINES else altup_k, run=run,
       task=tiny_task.TASK_NAME, model_dir=model_dir,
       feature_lengths=tiny_task.FEATURE_LENGTHS,

@@ -3,7 +3,8 @@
 Each property is parametrized over the variants it holds for: K = 1 (or
 stride 1) is the stock model, Recycled-AltUp and learned routing equal the
 baseline at init, cached decoding equals the full forward pass, and scanned
-stacks equal unscanned ones.
+stacks equal unscanned ones. The first three also on the T5.1.0 family
+(t5_1_0_tiny: ReLU MLP, logits tied to the token embedding).
 """
 
 import jax
@@ -12,7 +13,8 @@ import pytest
 
 from tests.integration import common
 
-D = 64  # EMBED_DIM of gin/models/tiny.gin
+D = 64  # EMBED_DIM of gin/models/tiny.gin and t5_1_0_tiny.gin
+SIZES = ('tiny', 't5_1_0_tiny')  # T5.1.1, T5.1.0
 
 
 def new_params_per_layer(variant, k, d=D):
@@ -22,15 +24,17 @@ def new_params_per_layer(variant, k, d=D):
   return static + (routed if variant == 'routed' else 0)
 
 
+@pytest.mark.parametrize('size', SIZES)
 @pytest.mark.parametrize('variant', ['altup', 'recycled', 'sequence'])
-def test_k1_equals_stock_t5(variant):
+def test_k1_equals_stock_t5(variant, size):
   """K = 1 (Sequence-AltUp: stride 1) builds the stock tree and computes
-  exactly the stock model."""
+  exactly the stock model (logits, cached decoding, predict_batch)."""
   batch = common.make_batch()
-  with common.gin_model(variant='baseline') as stock:
+  with common.gin_model(size, variant='baseline') as stock:
     params = common.init_params(stock, batch)
     expected = common.outputs(stock, params, batch)
-  with common.gin_model(variant=variant, bindings=('ALTUP_K = 1',)) as k1:
+  with common.gin_model(size, variant=variant,
+                        bindings=('ALTUP_K = 1',)) as k1:
     k1_params = common.init_params(k1, batch, seed=1)
     assert (jax.tree_util.tree_structure(params) ==
             jax.tree_util.tree_structure(k1_params))
@@ -39,9 +43,10 @@ def test_k1_equals_stock_t5(variant):
     np.testing.assert_array_equal(g, e)
 
 
+@pytest.mark.parametrize('size', SIZES)
 @pytest.mark.parametrize('variant', ['recycled', 'routed'])
 @pytest.mark.parametrize('k', [2, 4])
-def test_at_init_equals_baseline(variant, k):
+def test_at_init_equals_baseline(variant, k, size):
   """Identical blocks at init (and zero routing kernels); the sum before
   RMSNorm removes the K factor.
 
@@ -49,10 +54,10 @@ def test_at_init_equals_baseline(variant, k):
   epsilon seeing K^2 * mean(h^2) instead of mean(h^2).
   """
   batch = common.make_batch()
-  with common.gin_model(variant='baseline') as stock:
+  with common.gin_model(size, variant='baseline') as stock:
     stock_params = common.init_params(stock, batch)
     expected = common.logits(stock, stock_params, batch)
-  with common.gin_model(variant=variant,
+  with common.gin_model(size, variant=variant,
                         bindings=(f'ALTUP_K = {k}',)) as model:
     params = common.map_into(common.init_params(model, batch, seed=1),
                              stock_params)
@@ -63,16 +68,24 @@ def test_at_init_equals_baseline(variant, k):
   np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize('variant,coefficients', [
-    ('altup', 'static'), ('recycled', 'static'), ('routed', 'routed'),
-    ('altup', 'routed')])
-@pytest.mark.parametrize('k', [2, 4])
-@pytest.mark.parametrize('layer_input', ['input', 'predicted'])
-def test_cached_decoding_equals_full_forward(variant, coefficients, k,
+CACHED_DECODING = [
+    (size, variant, coefficients, k, layer_input)
+    for variant, coefficients in (('altup', 'static'), ('recycled', 'static'),
+                                  ('routed', 'routed'), ('altup', 'routed'))
+    for k in (2, 4) for layer_input in ('input', 'predicted')
+    for size in SIZES
+    # T5.1.0: the static variants with the paper's layer input suffice (the
+    # tied logits are the only difference from T5.1.1).
+    if size == 'tiny' or (coefficients, layer_input) == ('static', 'input')]
+
+
+@pytest.mark.parametrize('size,variant,coefficients,k,layer_input',
+                         CACHED_DECODING)
+def test_cached_decoding_equals_full_forward(size, variant, coefficients, k,
                                              layer_input):
   batch = common.make_batch(dec_len=6)
   with common.gin_model(
-      variant=variant, bindings=(f'ALTUP_K = {k}',
+      size, variant=variant, bindings=(f'ALTUP_K = {k}',
                                  f"ALTUP_LAYER_INPUT = '{layer_input}'",
                                  f"ALTUP_COEFFICIENTS = '{coefficients}'")
   ) as model:

@@ -1,7 +1,7 @@
 """Real `python -m t5x.train`, then `t5x.infer` / `t5x.eval`, per variant.
 
-Every command is the launchers' (`launch.compose.t5x_command`: gin/models/tiny.gin,
-one gin/variants/*.gin, T5X's own run gins) plus tests/integration/tiny_vocab.gin,
+Every command is the launchers' (`launch.compose.t5x_command`: gin/models/tiny.gin
+or the T5.1.0 family's t5_1_0_tiny.gin, one gin/variants/*.gin, T5X's own run gins) plus tests/integration/tiny_vocab.gin,
 on 2 CPU devices with T5X's model-parallel CPU mesh; the in-memory task is
 tests/integration/tiny_task.py.
 """
@@ -18,20 +18,25 @@ STEPS = 4
 PARTITIONS = 2
 
 
-def train(tmp_path, variant, scan=False):
+def train(tmp_path, variant, scan=False, size='tiny'):
   model_dir = str(tmp_path / 'model')
   common.run_t5x(common.tiny_experiment(
-      variant, 'pretrain', model_dir, train_steps=STEPS, batch_size=8,
+      variant, 'pretrain', model_dir, size=size, train_steps=STEPS,
+      batch_size=8,
       num_partitions=PARTITIONS, scan=scan,
       gin_overrides=(('train.eval_period', '2'), ('train.eval_steps', '2'))))
   return model_dir
 
 
-@pytest.mark.parametrize('variant,scan', [
-    ('baseline', False), ('altup', False), ('recycled', False),
-    ('altup', True), ('routed', False), ('sequence', False)])
-def test_train_then_infer(tmp_path, variant, scan):
-  model_dir = train(tmp_path, variant, scan)
+@pytest.mark.parametrize('size,variant,scan', [
+    ('tiny', 'baseline', False), ('tiny', 'altup', False),
+    ('tiny', 'recycled', False), ('tiny', 'altup', True),
+    ('tiny', 'routed', False), ('tiny', 'sequence', False),
+    # T5.1.0: logits tied to the token embedding (K·d wide for full AltUp).
+    ('t5_1_0_tiny', 'baseline', False), ('t5_1_0_tiny', 'altup', False),
+    ('t5_1_0_tiny', 'recycled', False)])
+def test_train_then_infer(tmp_path, size, variant, scan):
+  model_dir = train(tmp_path, variant, scan, size)
   checkpoint = os.path.join(model_dir, f'checkpoint_{STEPS}')
   assert os.path.isdir(checkpoint)
   info = open(os.path.join(model_dir, 'model-info.txt')).read()
@@ -43,7 +48,7 @@ def test_train_then_infer(tmp_path, variant, scan):
 
   infer_dir = str(tmp_path / 'infer')
   common.run_t5x(common.tiny_experiment(
-      variant, 'infer', infer_dir, checkpoint=checkpoint,
+      variant, 'infer', infer_dir, size=size, checkpoint=checkpoint,
       num_partitions=PARTITIONS, scan=scan))
   outputs = [f for f in glob.glob(os.path.join(infer_dir, '*-predict.jsonl*'))
              if not f.endswith('.COMPLETED')]
