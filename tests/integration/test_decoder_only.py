@@ -58,6 +58,7 @@ def test_lm_tiny_gin_config(variant, options):
 
 @pytest.mark.parametrize('variant', VARIANTS)
 def test_prefix_lm_attends_bidirectionally_over_the_inputs(variant):
+  # pylint: disable=protected-access
   """LM_INPUTS_BIDIRECTIONAL = True: T5X passes the inputs region to the
   model, and a change of the last input token changes the logits at the
   earlier input positions (it does not with causal attention)."""
@@ -69,7 +70,7 @@ def test_prefix_lm_attends_bidirectionally_over_the_inputs(variant):
   for bindings in ((), PREFIX_LM):
     with lm_model(variant, bindings=bindings) as model:
       params = common.perturb_altup(common.lm_init_params(model, batch))
-      logits = [np.asarray(model._compute_logits(params, b))  # pylint: disable=protected-access
+      logits = [np.asarray(model._compute_logits(params, b))
                 for b in (batch, changed)]
     reads[bool(bindings)] = not np.allclose(logits[0][:, :2],
                                             logits[1][:, :2])
