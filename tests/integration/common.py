@@ -193,8 +193,8 @@ def scanned_params_from_unscanned(unscanned, scanned_template,
 
 
 def tiny_experiment(variant, run, model_dir, *, altup_k=2, gin_overrides=(),
-                    **kwargs) -> compose.Experiment:
-  """A T5X job of size tiny on tests/integration/tiny_task.py's task.
+                    size='tiny', **kwargs) -> compose.Experiment:
+  """A T5X job of a tiny size on tests/integration/tiny_task.py's task.
 
   Args:
     variant: a launcher variant (compose.VARIANTS).
@@ -202,11 +202,13 @@ def tiny_experiment(variant, run, model_dir, *, altup_k=2, gin_overrides=(),
     model_dir: the model dir (train) or output dir (eval / infer).
     altup_k: K of the AltUp variants (the baselines get 1).
     gin_overrides: extra ('NAME', 'VALUE') bindings.
+    size: 'tiny', 't5_1_0_tiny' or 'lm_tiny' (decoder-only: the task's inputs
+      and targets make it a prefix LM task).
     **kwargs: other `compose.Experiment` fields.
   """
   from tests.integration import tiny_task  # pylint: disable=g-import-not-at-top
   return compose.Experiment(
-      size='tiny', variant=variant,
+      size=size, variant=variant,
       altup_k=1 if variant in compose.BASELINES else altup_k, run=run,
       task=tiny_task.TASK_NAME, model_dir=model_dir,
       feature_lengths=tiny_task.FEATURE_LENGTHS,
