@@ -1,11 +1,11 @@
 """Real `python -m t5x.train`, then `t5x.infer`, for each decoder-only variant.
 
-The launchers' commands (`launch.compose.t5x_command`: gin/models/lm_tiny.gin,
-one gin/variants/*.gin, T5X's own run gins) plus tests/integration/tiny_vocab.gin,
-on 2 CPU devices with T5X's model-parallel CPU mesh. The in-memory task of
-tests/integration/tiny_task.py has inputs and targets, so T5X's
-DecoderOnlyModel trains it as a prefix LM (seqio's PrefixLMFeatureConverter)
-and infers by prefilling the inputs, then decoding.
+The launchers' commands (`launch.compose.t5x_command`:
+gin/models/lm_tiny.gin, one gin/variants/*.gin, T5X's own run gins) plus
+tests/integration/tiny_vocab.gin, on 2 CPU devices with T5X's model-parallel
+CPU mesh. The in-memory task of tests/integration/tiny_task.py has inputs and
+targets, so T5X's DecoderOnlyModel trains it as a prefix LM (seqio's
+PrefixLMFeatureConverter) and infers by prefilling the inputs, then decoding.
 """
 
 import glob
