@@ -9,7 +9,7 @@ settings' choices and checks in `config.py`.
   t5_architecture.Encoder/Decoder.layer_factory  -> AltUpEncoderLayer /
                                                     AltUpDecoderLayer
   EncoderDecoder.shared_token_embedder_factory   -> RecycledEmbed (Recycled);
-                                                    AltUpEmbed: stock Embed of
+  (decoder-only: Decoder.token_embedder_factory)    AltUpEmbed: stock Embed of
                                                     width K*d (full AltUp)
   Encoder/Decoder.layer_norm_factory             -> AltUpFinalNorm
 

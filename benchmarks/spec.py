@@ -11,10 +11,13 @@ import re
 from typing import Any, Dict, List, Optional, Sequence
 
 from launch import compose
+from launch import families
 
-# Every size gin of launch.compose but tiny_2d (the dense_2d model widens the
-# size's own dimensions instead).
-SIZES = tuple(s for s in compose.SIZE_LAYERS if s != 'tiny_2d')
+# Every encoder-decoder size gin of launch.compose but tiny_2d (the dense_2d
+# model widens the size's own dimensions instead); the decoder-only sizes
+# (launch/families.py) are not benchmarked.
+SIZES = tuple(s for s in compose.SIZE_LAYERS
+              if s != 'tiny_2d' and not families.is_decoder_only(s))
 # CPU sizes: the benchmark's default shapes and vocabulary are small for them.
 TINY_SIZES = ('tiny', 't5_1_0_tiny')
 DEFAULT_MODELS = ('baseline', 'recycled_k2', 'altup_k2', 'altup_k4',

@@ -2,6 +2,8 @@ r"""Launchers for AltUp experiments on T5X (local and Cloud TPU / GPU).
 
   compose.py    Experiment -> gin files + flags of `python -m t5x.<mode>`;
                 validation with errors that name the fix.
+  families.py   the size gins' families (T5.1.1, T5.1.0, decoder-only lm_*) and
+                what each runs
   local.py      python -m launch.local --size=tiny --variant=altup --altup_k=2 \
                     --run=pretrain --task=altup_offline_span_corruption \
                     --train_steps=100 --model_dir=/tmp/x [--gin.X=...] [--dry_run]

@@ -17,25 +17,24 @@ import re
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from altup_flaxformer import config
+from launch import families
 from launch import gin_text
 import tasks
 
 REPO = gin_text.REPO
 
 # Layers per stack of each size gin (gin/models/<size>.gin; the real sizes
-# bind them in flaxformer's T5.1.1 and T5.1.0 gins, which `gin_text.gin_macros` reads
-# where flaxformer is installed, as tests/unit/test_launch_commands.py does to
-# check this table). tiny_2d is tiny with width, heads and MLP doubled: the
-# "just widen it" reference. The t5_1_0_* sizes are the T5.1.0 family
-# (`family`).
+# bind them in flaxformer's T5.1.1 and T5.1.0 gins, which `gin_text.gin_macros`
+# reads where flaxformer is installed, as tests/unit/test_launch_commands.py
+# does to check this table). tiny_2d is tiny with width, heads and MLP doubled: the
+# "just widen it" reference. The t5_1_0_* sizes are the T5.1.0 family, the
+# lm_* sizes decoder-only (`family`, launch/families.py).
 SIZE_LAYERS = {'tiny': 4, 'small': 8, 'base': 12, 'large': 24, 'xl': 24,
                'tiny_2d': 4,
                't5_1_0_tiny': 4, 't5_1_0_small': 6, 't5_1_0_base': 12,
-               't5_1_0_large': 24, 't5_1_0_3B': 24}
-# Size gins named T5_1_0_PREFIX<size> are T5.1.0 (flaxformer's t5_<size>.gin:
-# ReLU MLP, logits tied to the token embedding); the others are T5.1.1
-# (gated GELU, untied logits).
-T5_1_0_PREFIX = 't5_1_0_'
+               't5_1_0_large': 24, 't5_1_0_3B': 24,
+               **families.DECODER_ONLY_LAYERS}
+T5_1_0_PREFIX = families.T5_1_0_PREFIX
 # gin/options/<name>.gin, added after the model and variant gins.
 OPTIONS = ('gather_embedding',)
 # Options that change how the model computes, not its parameters or function:
@@ -55,19 +54,13 @@ VARIANTS = DENSE_VARIANTS + MOE_VARIANTS
 BASELINES = ('baseline', 'moe_baseline')
 
 
-def family(size: str) -> str:
-  """'T5.1.0' or 'T5.1.1': the T5 version of gin/models/<size>.gin."""
-  return 'T5.1.0' if size.startswith(T5_1_0_PREFIX) else 'T5.1.1'
+family = families.family  # 'T5.1.0', 'T5.1.1' or 'decoder-only'
+size_label = families.size_label  # 'T5.1.1 small', 'decoder-only small', ...
 
 
 def tied_logits(size: str) -> bool:
   """Whether the size's logits are tied to the token embedding (T5.1.0)."""
   return family(size) == 'T5.1.0'
-
-
-def size_label(size: str) -> str:
-  """'T5.1.1 small', 'T5.1.0 small', 'T5.1.0 3B', ... for titles."""
-  return f'{family(size)} {size.removeprefix(T5_1_0_PREFIX)}'
 
 
 def embedding_options(embedding: str, platform: str) -> Tuple[str, ...]:
@@ -196,6 +189,7 @@ def validate(exp: Experiment, registered_tasks: Optional[Sequence[str]] = None,
   choose('size', exp.size, tuple(SIZE_LAYERS))
   choose('variant', exp.variant, VARIANTS)
   choose('run', exp.run, tuple(RUNS))
+  families.check(exp.size, exp.variant, exp.feature_lengths)
   k = exp.altup_k
   if isinstance(k, bool) or not isinstance(k, int) or k < 1:
     raise ValueError(f'--altup_k must be an int >= 1, got {k!r}.')

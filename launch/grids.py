@@ -239,6 +239,33 @@ def study_periods(n: int) -> Tuple[Tuple[str, str], ...]:
           ('train.stats_period', str(max(1, n // 10))))
 
 
+# The decoder-only counterpart of the study (gin/models/lm_tiny.gin): the
+# layer-level variants, causal LM on the offline corpus in bytes.
+LM_STUDY_VARIANTS = (Model('baseline', 1), Model('altup', 2),
+                     Model('recycled', 2), Model('routed', 2),
+                     Model('altup', 4))
+LM_STUDY_TASK = 'altup_offline_lm'
+# 256 bytes a sequence, about the study's 128 + 24 bytes per example in
+# tokens the model reads and predicts.
+LM_STUDY_LENGTHS = {'targets': 256}
+
+
+def lm_study_sweep(pretrain_steps: int, finetune_steps: int, batch_size: int,
+                   learning_rate: float,
+                   seeds: Optional[Tuple[int, ...]] = STUDY_SEEDS) -> Sweep:
+  """`study_sweep`'s protocol on the decoder-only tiny size: byte-level
+  causal LM pretraining (LM_STUDY_TASK at LM_STUDY_LENGTHS), then the
+  sentiment task as a prefix LM (review as inputs, label as targets; T5X
+  picks seqio's PrefixLM converter from the lengths), same schedule, seeds
+  and evaluations. The floor and cost benchmark are the encoder-decoder's
+  span-corruption ones, so this sweep measures neither."""
+  study = study_sweep(pretrain_steps, finetune_steps, batch_size,
+                      learning_rate, seeds, LM_STUDY_VARIANTS)
+  return dataclasses.replace(
+      study, sizes=('lm_tiny',), pretrain_task=LM_STUDY_TASK,
+      pretrain_lengths=dict(LM_STUDY_LENGTHS), measure=False)
+
+
 SWEEPS = {
     'paper': paper_sweep(('small', 'base', 'large'), VARIANTS),
     # The same grid on the T5.1.0 family (ReLU MLP, tied logits), whose
@@ -262,4 +289,6 @@ SWEEPS = {
     'offline_study_sentencepiece': study_sweep(
         2 * STUDY_PRETRAIN_STEPS, 600, 32, STUDY_LEARNING_RATE,
         byte_level=False, eval_batches=10),
+    'offline_lm_study': lm_study_sweep(STUDY_PRETRAIN_STEPS, 600, 32,
+                                       STUDY_LEARNING_RATE),
 }

@@ -21,6 +21,11 @@ Sweeps:
     base / tiny) for the variants beyond the paper's tables: Sequence-AltUp
     (stride 4), learned routing (K=2), and the MoE baseline, MoE + AltUp K=2
     and MoE + Recycled-AltUp K=2.
+  offline_lm_study: the decoder-only counterpart of offline_study: lm_tiny
+    (flaxformer's DecoderOnly, gin/models/lm_tiny.gin) x {baseline, AltUp K=2
+    and K=4, Recycled-AltUp K=2, routed K=2}, byte-level causal LM on the
+    offline corpus (altup_offline_lm, 256 bytes), then sentiment as a prefix
+    LM, 3 seeds, the study's schedule.
 
 Layout: <root>/<size>_<variant>_k<K>/{pretrain,finetune_<benchmark>}.
 `python -m launch.report --sweep_dir=<root> --sweep=<name>` rebuilds the tables.

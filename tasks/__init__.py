@@ -3,10 +3,12 @@
 Importing `tasks` is cheap (no TensorFlow). The registrations live in
 
 * `tasks.benchmarks`: the paper's pretraining and finetuning tasks (C4 span
-  corruption, GLUE, SuperGLUE, SQuAD v1.1, closed-book TriviaQA), with T5's
-  preprocessors, postprocessors and metrics, on TFDS sources;
+  corruption, GLUE, SuperGLUE, SQuAD v1.1, closed-book TriviaQA) and C4
+  causal and prefix LM for the decoder-only sizes, with T5's preprocessors,
+  postprocessors and metrics, on TFDS sources;
 * `tasks.offline`: `altup_offline_span_corruption`,
-  `altup_offline_byte_span_corruption` (ByT5's, on bytes) and
+  `altup_offline_byte_span_corruption` (ByT5's, on bytes),
+  `altup_offline_lm`, `altup_offline_prefix_lm` (decoder-only) and
   `altup_offline_sentiment`, real English text and labels from PyPI packages,
   for runs without TFDS data or network.
 
@@ -34,7 +36,9 @@ _GLUE = ('ax', 'cola', 'mnli', 'mnli_matched', 'mnli_mismatched', 'mrpc',
 _SUPER_GLUE = ('axb', 'axg', 'boolq', 'cb', 'copa', 'multirc', 'record', 'rte',
                'wic', 'wsc_simple_eval', 'wsc_simple_train')
 NAMES = tuple(sorted(
-    ('altup_c4_span_corruption', 'altup_squad', 'altup_trivia_qa_closed_book',
+    ('altup_c4_span_corruption', 'altup_c4_lm', 'altup_c4_prefix_lm',
+     'altup_offline_lm', 'altup_offline_prefix_lm', 'altup_squad',
+     'altup_trivia_qa_closed_book',
      'altup_dpr_simple', 'altup_offline_span_corruption',
      'altup_offline_byte_span_corruption', 'altup_offline_sentiment',
      'altup_glue_proportional', 'altup_super_glue_proportional')
@@ -58,6 +62,12 @@ FEATURE_LENGTHS = {
     'altup_offline_byte_span_corruption': {'inputs': 128, 'targets': 24},
     # The longest input is 111 tokens of the offline vocabulary.
     'altup_offline_sentiment': {'inputs': 128, 'targets': 4},
+    # Decoder-only (gin/models/lm_*.gin): causal LM has targets only, prefix
+    # LM both (seqio's DecoderFeatureConverter packs them into one sequence).
+    'altup_c4_lm': {'targets': 512},
+    'altup_c4_prefix_lm': {'inputs': 512, 'targets': 512},
+    'altup_offline_lm': {'targets': 128},
+    'altup_offline_prefix_lm': {'inputs': 128, 'targets': 128},
 }
 
 # The metrics launch.report shows first for each finetuning benchmark (the

@@ -1,7 +1,9 @@
 """The AltUp paper's tasks as SeqIO registrations, in T5's recipe.
 
 Pretraining: `altup_c4_span_corruption` (C4 en, T5.1.1 span corruption,
-noise density 0.15, mean span 3; train with inputs 512 / targets 114).
+noise density 0.15, mean span 3; train with inputs 512 / targets 114); for
+the decoder-only sizes, `altup_c4_lm` (causal LM, t5's full_lm; targets 512)
+and `altup_c4_prefix_lm` (t5's prefix_lm; inputs 512 / targets 512).
 Finetuning: GLUE (`altup_glue_<cfg>` + `altup_glue_proportional`), SuperGLUE
 (`altup_super_glue_<cfg>`, WSC/DPR "simple" + `altup_super_glue_proportional`),
 SQuAD v1.1 (`altup_squad`, EM/F1) and closed-book TriviaQA
@@ -91,6 +93,43 @@ common.add_task(
     C4_SPAN_CORRUPTION,
     source=seqio.TfdsDataSource(tfds_name=C4_TFDS_NAME),
     preprocessors=span_corruption_preprocessors())
+
+# Language modeling for the decoder-only sizes (gin/models/lm_*.gin).
+C4_LM = 'altup_c4_lm'
+C4_PREFIX_LM = 'altup_c4_prefix_lm'
+
+
+def lm_preprocessors(prefix_lm=False):
+  """t5's c4_v220_full_lm / c4_v220_prefix_lm chain, for a 'text' source.
+
+  Causal LM (`prefix_lm=False`): documents concatenated with EOS between them
+  and split into 'targets' of the targets length (train with
+  {'targets': L}). Prefix LM: chunks of the inputs length, each split at a
+  random point into 'inputs' and 'targets' (train with {'inputs': L,
+  'targets': L}). T5X's DecoderOnlyModel converts either with seqio's
+  DecoderFeatureConverter, which picks LM or PrefixLM from the lengths.
+  """
+  head = [
+      functools.partial(preprocessors.rekey,
+                        key_map={'inputs': None, 'targets': 'text'}),
+      seqio.preprocessors.tokenize,
+      seqio.CacheDatasetPlaceholder(),
+  ]
+  if prefix_lm:
+    return head + [preprocessors.prefix_lm,
+                   seqio.preprocessors.append_eos_after_trim]
+  return head + [preprocessors.full_lm]
+
+
+common.add_task(
+    C4_LM,
+    source=seqio.TfdsDataSource(tfds_name=C4_TFDS_NAME),
+    preprocessors=lm_preprocessors())
+
+common.add_task(
+    C4_PREFIX_LM,
+    source=seqio.TfdsDataSource(tfds_name=C4_TFDS_NAME),
+    preprocessors=lm_preprocessors(prefix_lm=True))
 
 # ================================= GLUE =======================================
 for _b in GLUE_CONFIGS.values():
@@ -219,8 +258,8 @@ common.add_task(
     metric_fns=[metrics.trivia_qa])
 
 TASKS = sorted(
-    [C4_SPAN_CORRUPTION, SQUAD, TRIVIA_QA, DPR_SIMPLE, WSC_SIMPLE_TRAIN,
-     WSC_SIMPLE_EVAL] +
+    [C4_SPAN_CORRUPTION, C4_LM, C4_PREFIX_LM, SQUAD, TRIVIA_QA, DPR_SIMPLE,
+     WSC_SIMPLE_TRAIN, WSC_SIMPLE_EVAL] +
     [glue_task_name(n) for n in GLUE_CONFIGS] +
     [super_glue_task_name(n) for n in SUPER_GLUE_CONFIGS if 'wsc' not in n])
 MIXTURES = [GLUE_MIXTURE, SUPER_GLUE_MIXTURE]

@@ -19,6 +19,11 @@
   Lengths: inputs 128 / targets 4 (`tasks.FEATURE_LENGTHS`; the
   longest input is 111 tokens, 99% fit in 75).
 
+* `altup_offline_lm`, `altup_offline_prefix_lm`: causal LM and prefix LM
+  (t5's full_lm / prefix_lm, as `altup_c4_lm` / `altup_c4_prefix_lm`) on the
+  same corpus, for the decoder-only sizes (gin/models/lm_*.gin). Lengths for
+  a tiny CPU model: targets 128 / inputs 128 + targets 128.
+
 Data is read (see `tasks.offline_data`) only when a dataset is built, so
 registering needs none of the packages; a missing one raises
 `tasks.offline_data.MissingDataPackageError` with the pip command.
@@ -47,8 +52,10 @@ SENTIMENT_LABELS = ('negative', 'positive')  # tfds glue/sst2's label order
 OFFLINE_SPAN_CORRUPTION = 'altup_offline_span_corruption'
 OFFLINE_BYTE_SPAN_CORRUPTION = 'altup_offline_byte_span_corruption'
 OFFLINE_SENTIMENT = 'altup_offline_sentiment'
+OFFLINE_LM = 'altup_offline_lm'
+OFFLINE_PREFIX_LM = 'altup_offline_prefix_lm'
 TASKS = [OFFLINE_SENTIMENT, OFFLINE_SPAN_CORRUPTION,
-         OFFLINE_BYTE_SPAN_CORRUPTION]
+         OFFLINE_BYTE_SPAN_CORRUPTION, OFFLINE_LM, OFFLINE_PREFIX_LM]
 OFFLINE_FEATURE_LENGTHS = tasks.FEATURE_LENGTHS[OFFLINE_SPAN_CORRUPTION]
 SENTIMENT_FEATURE_LENGTHS = tasks.FEATURE_LENGTHS[OFFLINE_SENTIMENT]
 # ByT5's span corruption (Xue et al. 2022): spans of 20 bytes on average.
@@ -97,6 +104,16 @@ common.add_task(
     source=seqio.FunctionDataSource(corpus_dataset, splits=SPLITS),
     preprocessors=benchmarks.span_corruption_preprocessors(
         mean_noise_span_length=BYTE_MEAN_NOISE_SPAN_LENGTH))
+
+common.add_task(
+    OFFLINE_LM,
+    source=seqio.FunctionDataSource(corpus_dataset, splits=SPLITS),
+    preprocessors=benchmarks.lm_preprocessors())
+
+common.add_task(
+    OFFLINE_PREFIX_LM,
+    source=seqio.FunctionDataSource(corpus_dataset, splits=SPLITS),
+    preprocessors=benchmarks.lm_preprocessors(prefix_lm=True))
 
 common.add_task(
     OFFLINE_SENTIMENT,

@@ -164,10 +164,11 @@ def map_into(template, source):
   return jax.tree_util.tree_map_with_path(take, template)
 
 
-def scanned_params_from_unscanned(unscanned, scanned_template):
+def scanned_params_from_unscanned(unscanned, scanned_template,
+                                  stacks=('encoder', 'decoder')):
   """Stacks layers_<i> (and the shared relpos) on axis 1 like nn.scan."""
   out = {'token_embedder': unscanned['token_embedder']}
-  for stack in ('encoder', 'decoder'):
+  for stack in stacks:
     layers = sorted((k for k in unscanned[stack] if k.startswith('layers_')),
                     key=lambda k: int(k.split('_')[1]))
 
@@ -199,7 +200,8 @@ def tiny_experiment(variant, run, model_dir, *, size='tiny', altup_k=2,
     variant: a launcher variant (compose.VARIANTS).
     run: 'pretrain', 'finetune', 'eval' or 'infer'.
     model_dir: the model dir (train) or output dir (eval / infer).
-    size: 'tiny' (T5.1.1) or 't5_1_0_tiny'.
+    size: 'tiny' (T5.1.1), 't5_1_0_tiny' or 'lm_tiny' (decoder-only: the
+      task's inputs and targets make it a prefix LM task).
     altup_k: K of the AltUp variants (the baselines get 1).
     gin_overrides: extra ('NAME', 'VALUE') bindings.
     **kwargs: other `compose.Experiment` fields.
@@ -235,3 +237,80 @@ def run_t5x(exp: compose.Experiment, extra_gin_files=()) -> str:
                         text=True, timeout=600, check=False)
   assert proc.returncode == 0, proc.stderr[-4000:]
   return proc.stderr
+
+
+# Decoder-only models (gin/models/lm_*.gin: flaxformer's DecoderOnly, T5X's
+# DecoderOnlyModel).
+
+
+def make_lm_batch(batch=2, prefix_len=3, length=7, vocab=128, seed=0):
+  """A prefix LM batch in the shape of seqio's PrefixLMFeatureConverter.
+
+  Each row is `length` tokens: `prefix_len` inputs, then targets. The loss
+  weights cover the targets; `decoder_causal_attention` marks the inputs (and
+  the first target position, whose input token is the last input), as the
+  converter does. A causal LM batch is the same without the mask.
+  """
+  rng = np.random.RandomState(seed)
+  targets = rng.randint(3, vocab, (batch, length)).astype(np.int32)
+  dec_in = np.concatenate([np.zeros((batch, 1), np.int32), targets[:, :-1]], 1)
+  positions = np.arange(length)[None, :].repeat(batch, 0)
+  return dict(decoder_input_tokens=dec_in, decoder_target_tokens=targets,
+              decoder_loss_weights=(positions >= prefix_len).astype(
+                  np.float32),
+              decoder_causal_attention=(positions <= prefix_len).astype(
+                  np.int32))
+
+
+def lm_init_params(model, batch, seed=0):
+  return model.module.init(
+      jax.random.PRNGKey(seed), batch['decoder_input_tokens'],
+      batch['decoder_target_tokens'], enable_dropout=False)['params']
+
+
+def lm_logits(model, params, batch):
+  """Full forward pass of the causal (or, with a causal-attention mask and
+  LM_INPUTS_BIDIRECTIONAL, prefix) LM: [batch, length, vocab]."""
+  return model.module.apply(
+      {'params': params}, batch['decoder_input_tokens'],
+      batch['decoder_target_tokens'], enable_dropout=False)
+
+
+def lm_cached_decode_logits(model, params, batch):
+  """Step-by-step causal decoding with the KV cache, as T5X's
+  DecoderOnlyModel builds and uses its cache: [batch, length, vocab]."""
+  module, dec_in = model.module, batch['decoder_input_tokens']
+  length = dec_in.shape[1]
+  _, variables = module.apply(
+      {'params': params}, jnp.ones_like(dec_in), jnp.ones_like(dec_in),
+      decode=True, enable_dropout=False, mutable=['cache'])
+  cache, steps = variables['cache'], []
+  for t in range(length):
+    step, variables = module.apply(
+        {'params': params, 'cache': cache}, dec_in[:, t:t + 1],
+        dec_in[:, t:t + 1], enable_dropout=False, decode=True,
+        max_decode_length=length, mutable=['cache'])
+    cache = variables['cache']
+    steps.append(step)
+  return jnp.concatenate(steps, axis=1)
+
+
+def lm_outputs(model, params, batch):
+  """(full-forward logits, cached-decoding logits, predict_batch: prefill of
+  the inputs, then greedy decoding) as numpy."""
+  return (np.asarray(lm_logits(model, params, batch)),
+          np.asarray(lm_cached_decode_logits(model, params, batch)),
+          np.asarray(model.predict_batch(params, batch)))
+
+
+def scanned_lm_params_from_unscanned(unscanned, scanned_template):
+  """`scanned_params_from_unscanned` for a decoder-only tree, whose token
+  embedder lives in its one stack: {'decoder': {'token_embedder', ...}}."""
+  decoder = dict(unscanned['decoder'])
+  embedder = decoder.pop('token_embedder')
+  template = dict(scanned_template['decoder'])
+  template.pop('token_embedder')
+  out = scanned_params_from_unscanned(
+      {'token_embedder': embedder, 'decoder': decoder}, {'decoder': template},
+      stacks=('decoder',))
+  return {'decoder': dict(out['decoder'], token_embedder=embedder)}

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from launch import compose
+from launch import families
 from tests.integration import common
 
 # The real sizes: T5.1.1 (untied logits), then T5.1.0 (logits tied to the
@@ -35,10 +36,13 @@ D = 64  # EMBED_DIM of the tiny sizes
 def test_matrix_covers_every_gin_file():
   names = lambda d: sorted(os.path.basename(f)[:-4] for f in glob.glob(
       os.path.join(common.REPO, 'gin', d, '*.gin')))
-  # Beside the sizes: the prelude, the rules and tiny's dimensions they include.
+  # Beside the sizes: the prelude, the rules and tiny's dimensions they include,
+  # and the decoder-only architecture of the lm_* sizes (test_decoder_only.py).
+  lm_sizes = families.lm_sizes()
   assert names('models') == sorted(
-      SIZES + TINY_SIZES + ('tiny_2d', 'common', 'rules', 'tiny_dims'))
-  assert sorted(SIZES + TINY_SIZES + ('tiny_2d',)) == sorted(
+      SIZES + TINY_SIZES + lm_sizes
+      + ('tiny_2d', 'common', 'rules', 'tiny_dims', 'decoder_only'))
+  assert sorted(SIZES + TINY_SIZES + lm_sizes + ('tiny_2d',)) == sorted(
       compose.SIZE_LAYERS)
   assert names('moe/models') == sorted(compose.MOE_SIZES + ('rules',))
   # One file per launcher variant, dense and MoE.

@@ -50,9 +50,15 @@ def _paths(tree, leaf_name):
           for path, v in flat if getattr(path[-1], 'key', None) == leaf_name}
 
 
-def train_with_t5x(model, partitioner, steps=3):
+def _lm_batches(seed=0):
+  """Causal LM batches: T5X's DecoderOnlyModel reads the decoder features."""
+  for batch in _batches(seed):
+    yield {k: v for k, v in batch.items() if k.startswith('decoder_')}
+
+
+def train_with_t5x(model, partitioner, steps=3, batches=_batches):
   """T5X's TrainStateInitializer + Trainer, as t5x.train wires them."""
-  shapes = {k: (BATCH, LENGTH) for k in next(_batches())}
+  shapes = {k: (BATCH, LENGTH) for k in next(batches())}
   initializer = utils.TrainStateInitializer(
       optimizer_def=model.optimizer_def,
       init_fn=model.get_initial_variables, input_shapes=shapes,
@@ -64,7 +70,7 @@ def train_with_t5x(model, partitioner, steps=3):
       summary_dir=None, train_state_axes=initializer.train_state_axes,
       rng=jax.random.PRNGKey(1), learning_rate_fn=lambda step: 0.05,
       num_microbatches=None)
-  metrics = trainer.train(_batches(), num_steps=steps)
+  metrics = trainer.train(batches(), num_steps=steps)
   metrics = metrics.result() if hasattr(metrics, 'result') else metrics
   metrics = {k: getattr(v, 'value', v) for k, v in metrics.items()}
   return (initializer.train_state_axes, before,
@@ -104,5 +110,34 @@ def test_train_steps_with_t5x_partitioner(variant, options, mesh):
 
   assert np.isfinite(float(metrics['loss']))
   for name in names:  # Adafactor updates every new parameter
+    for path, p in _paths(after, name).items():
+      assert not np.allclose(p, _paths(before, name)[path]), path
+
+
+@pytest.mark.parametrize('variant', ['altup', 'recycled', 'routed'])
+@pytest.mark.parametrize('options', [(), ('scan',)])
+def test_decoder_only_train_steps_with_t5x_partitioner(variant, options):
+  """The decoder-only family (gin/models/lm_tiny.gin) under T5X's model-
+  parallel mesh: AltUp parameters replicated, the stock ones sharded as
+  T5X's rules say, Adafactor updates every new parameter."""
+  n = jax.device_count()
+  assert n >= 2, 'run under tests/conftest.py (2+ virtual CPU devices)'
+  partitioner = partitioning.PjitPartitioner(num_partitions=n, **RULES)
+  with common.gin_model('lm_tiny', variant, options) as model:
+    axes, before, after, metrics = train_with_t5x(model, partitioner,
+                                                  batches=_lm_batches)
+  names = common.NEW_PARAMS[variant]
+  for name in names:
+    specs = _paths(axes.params, name)
+    assert len(specs) == (1 if options else 4), name  # one decoder stack
+    assert all(path.startswith('decoder/') for path in specs)
+    for spec in specs.values():
+      assert all(a is None for a in spec)
+  wi = [s for p, s in _paths(axes.params, 'kernel').items() if 'wi_0' in p][0]
+  assert 'model' in tuple(wi)
+  embedding = _paths(axes.params, 'embedding')
+  assert list(embedding) == ['decoder/token_embedder/embedding']
+  assert np.isfinite(float(metrics['loss']))
+  for name in names:
     for path, p in _paths(after, name).items():
       assert not np.allclose(p, _paths(before, name)[path]), path

