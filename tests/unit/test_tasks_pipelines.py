@@ -77,9 +77,13 @@ MOCKED = {
 }
 
 
+# Decoder-only LM tasks: documents packed into (inputs +) targets, EOS inside.
+MOCKED_LM = (benchmarks.C4_LM, benchmarks.C4_PREFIX_LM)
+
+
 def test_mock_table_covers_every_tfds_task():
   wsc = {benchmarks.WSC_SIMPLE_TRAIN, benchmarks.WSC_SIMPLE_EVAL}  # below
-  assert sorted(set(MOCKED) | wsc) == benchmarks.TASKS
+  assert sorted(set(MOCKED) | set(MOCKED_LM) | wsc) == benchmarks.TASKS
 
 
 @pytest.fixture
@@ -110,6 +114,25 @@ def test_task_on_mock_tfds_data(task_name, mock_tfds, offline_vocab):
     _check_tokens(ex, lengths, offline_vocab)
     if prefix is not None:
       assert _text(ex['inputs_pretokenized']).startswith(prefix)
+
+
+@pytest.mark.parametrize('task_name', MOCKED_LM)
+def test_lm_task_on_mock_tfds_data(task_name, mock_tfds, offline_vocab):
+  del mock_tfds
+  task = seqio.get_mixture_or_task(task_name)
+  lengths = tasks.FEATURE_LENGTHS[task_name]
+  examples = list(task.get_dataset(lengths, split='train', shuffle=False,
+                                   use_cached=False, seed=0).as_numpy_iterator())
+  assert examples
+  keys = ['inputs', 'targets'] if task_name == benchmarks.C4_PREFIX_LM else [
+      'targets']
+  for ex in examples:
+    assert sorted(k for k in ex if k in ('inputs', 'targets')) == keys
+    for key in keys:
+      ids = ex[key]
+      assert ids.dtype == np.int32 and ids.ndim == 1, key
+      assert 0 < len(ids) <= lengths[key], (key, len(ids))
+      assert (ids > 0).all() and ids.max() < offline_vocab.vocab_size, key
 
 
 # ----------------------------- exact examples --------------------------------
