@@ -29,6 +29,7 @@ Usage:
 """
 
 import dataclasses
+import functools
 import json
 import os
 import sys
@@ -166,6 +167,17 @@ def run(grid: Sequence[mesh.Case], output_dir: str, batch_fit: str,
   return result
 
 
+@functools.lru_cache(maxsize=None)
+def _dims(case: mesh.Case) -> Dict[str, Any]:
+  """The model's dimensions from its gins (spec.parse_gin), for the
+  analytic count."""
+  import gin  # pylint: disable=g-import-not-at-top
+  try:
+    return spec.parse_gin(mesh.bench_config(case), spec.parse_model(case.model))
+  finally:
+    gin.clear_config()
+
+
 def _result(cases: Sequence[mesh.Case], raw: Dict[str, Any], batch_fit: str,
             capacities: Dict[str, float]) -> Dict[str, Any]:
   """Rows (with ratios) of `cases` from their compiles in `raw`."""
@@ -174,7 +186,7 @@ def _result(cases: Sequence[mesh.Case], raw: Dict[str, Any], batch_fit: str,
     small = raw.get(_key(case, case.batch // 2)) if batch_fit == 'fit' else None
     rows.append(mesh_results.make_row(case, spec.parse_model(case.model),
                                       raw[_key(case, case.batch)], small,
-                                      capacities))
+                                      capacities, _dims(case)))
   mesh_results.add_ratios(rows)
   return {'rows': rows, 'raw': raw,
           'cases': [dataclasses.asdict(c) for c in cases]}

@@ -17,13 +17,19 @@ import math
 import os
 from typing import Any, Dict, List, Optional, Sequence
 
+from benchmarks import analytic
 from launch import compose
 from launch import tables
 
 GIB = 2**30
 # HBM per device (per core on v3, which Jax sees as one device).
 CAPACITY_GIB = {'v3': 16, 'v4': 32, 'v5p': 95}
-RATIO_KEYS = ('memory_bytes', 'flops', 'state_bytes', 'temp_bytes')
+RATIO_KEYS = ('memory_bytes', 'flops', 'state_bytes', 'temp_bytes',
+              'analytic_flops')
+SCAN_MARK = ' †'
+SCAN_NOTE = ('† XLA\'s cost analysis counts a while loop\'s body once, so a '
+             'scanned stack\'s FLOPs are one layer\'s: compare the analytic '
+             'count (matmuls only, benchmarks.analytic) across scan settings.')
 GROUP_KEYS = ('size', 'devices', 'mesh', 'scan', 'batch')
 
 # The Markdown table: (header, key, format).
@@ -37,8 +43,10 @@ COLUMNS = [
     ('params+opt GiB/dev', 'state_gib', '{:.2f}'),
     ('memory GiB/dev', 'memory_gib', '{:.2f}'),
     ('x', 'memory_bytes_ratio', '{:.3f}'),
-    ('TFLOP/step/dev', 'tflops', '{:.2f}'),
+    ('XLA TFLOP/step/dev', 'tflops', '{:.2f}'),
     ('x', 'flops_ratio', '{:.3f}'),
+    ('analytic TFLOP/step/dev', 'analytic_tflops', '{:.2f}'),
+    ('x', 'analytic_flops_ratio', '{:.3f}'),
     ('exceeds', 'exceeds', '{}'),
 ]  # then 'max batch <device> (est.)' per capacity, then 'compile s'
 
@@ -100,7 +108,8 @@ def largest_batch(fit: Dict[str, float], capacity_bytes: float,
 
 def make_row(case, spec, r: Dict[str, Any],
              small: Optional[Dict[str, Any]] = None,
-             capacities: Optional[Dict[str, float]] = None) -> Dict[str, Any]:
+             capacities: Optional[Dict[str, float]] = None,
+             dims: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
   """One compiled case's row (ratios come from add_ratios).
 
   Args:
@@ -109,10 +118,19 @@ def make_row(case, spec, r: Dict[str, Any],
     r: compile_case's numbers at case.batch.
     small: compile_case's numbers at a smaller batch, or None.
     capacities: device name -> GiB (default CAPACITY_GIB).
+    dims: the model's dimensions (spec.parse_gin) for the analytic matmul
+      count per device (benchmarks.analytic, the cost benchmark's: train
+      multiply-adds x 2 x examples per device / model partitions); NaN
+      without.
   """
   capacities = CAPACITY_GIB if capacities is None else capacities
   mem = memory_bytes(r)
   fit = batch_fit(r, small, case.data_parallel)
+  flops = float('nan')
+  if dims is not None:
+    macs = analytic.analytic_macs(dims, spec.variant, case.inputs_length,
+                                  case.targets_length)['train']
+    flops = 2 * macs * case.batch / case.data_parallel / case.model_parallel
   row = {
       'size': case.size, 'size_label': compose.size_label(case.size),
       'devices': case.devices, 'mesh': case.mesh_label,
@@ -131,6 +149,7 @@ def make_row(case, spec, r: Dict[str, Any],
       'xla_cpu_peak_bytes': r['peak_bytes'],
       'memory_bytes': mem, 'memory_gib': mem / GIB,
       'flops': r['flops'], 'tflops': r['flops'] / 1e12,
+      'analytic_flops': flops, 'analytic_tflops': flops / 1e12,
       'exceeds': exceeds(mem, capacities),
       'batch_fit': fit['method'],
       'compile_s': r['compile_s'] + (small['compile_s'] if small else 0.0),
@@ -162,6 +181,8 @@ def _cell(row, key, fmt):
     return ''
   if key.startswith('max_batch') and value == -1:
     return 'any'
+  if key in ('tflops', 'flops_ratio') and row.get('scan'):
+    return fmt.format(value) + SCAN_MARK
   return fmt.format(value)
 
 
@@ -192,6 +213,8 @@ def markdown(result: Dict[str, Any]) -> str:
       '"max batch" is an estimate (' + c['batch_fit_doc'] + ').',
       '',
       markdown_table(result['rows'], c['capacities']),
+      '',
+      SCAN_NOTE,
       '',
       f'Machine: {m["cpu"]}; jax {m["jax"]}, flax {m["flax"]}, '
       f'flaxformer {m["flaxformer"]}, t5x {m["t5x"]}. '

@@ -104,3 +104,22 @@ def test_rows_ratios_to_the_baseline_of_their_group():
                                spec.parse_model('altup_k2'), _raw(8, GIB))
   mesh_results.add_ratios([lone])
   assert math.isnan(lone['flops_ratio'])  # no baseline in its group
+
+
+def test_analytic_count_per_device_and_the_scan_mark():
+  dims = dict(EMBED_DIM=8, NUM_HEADS=2, HEAD_DIM=4, MLP_DIM=16,
+              NUM_ENCODER_LAYERS=2, NUM_DECODER_LAYERS=2, NUM_EMBEDDINGS=100,
+              ALTUP_K=2, one_hot_embed=True, mlp_inputs=2)
+  rows = []
+  for name in ('baseline', 'altup_k2'):
+    spec_ = spec.parse_model(name)
+    case = mesh.Case('small', name, 8, 2, True, batch=16, inputs_length=6,
+                     targets_length=4)
+    rows.append(mesh_results.make_row(case, spec_, _raw(16, GIB), dims=dims))
+    macs = mesh_results.analytic.analytic_macs(dims, spec_.variant, 6, 4)
+    # 16 examples over 4 data shards, matmuls split over 2 model partitions.
+    assert rows[-1]['analytic_flops'] == 2 * macs['train'] * 4 / 2
+  mesh_results.add_ratios(rows)
+  assert rows[1]['analytic_flops_ratio'] > 1.0
+  table = mesh_results.markdown_table(rows, {'v3': 16})
+  assert table.count(mesh_results.SCAN_MARK) == 2 * len(rows)  # FLOPs and x
