@@ -269,15 +269,15 @@ def plot(rows: Sequence[Dict[str, Any]], path: str,
     ax.bar(xs, ys, width, label=label)
   for name, gib in capacities.items():
     ax.axhline(gib, ls='--', lw=0.8, color='gray')
-    ax.text(len(groups) - 0.5, gib, f" {name} {gib:g} GiB", va='bottom',
-            ha='right', fontsize=7, color='gray')
+    ax.text(-0.45, gib, f'{name} {gib:g} GiB', va='bottom', ha='left',
+            fontsize=7, color='gray')
   ax.set_xticks(range(len(groups)))
   ax.set_xticklabels([f'{s}\n{n} dev {m}\n{"scan" if sc else "no scan"}'
                       for s, n, m, sc in groups], fontsize=7)
   ax.set_ylabel('memory estimate per device (GiB)')
   ax.set_yscale('log')
   ax.set_title('T5X train step, XLA:CPU estimate per device', fontsize=10)
-  ax.legend(fontsize=7)
+  ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(0, 0.92))
   ax.grid(True, axis='y', alpha=0.3)
   fig.tight_layout()
   fig.savefig(path)
