@@ -35,6 +35,9 @@ Usage:
   # gin/options/gather_embedding.gin for every model (extra --gin_bindings
   # also apply to every model):
   python -m benchmarks.altup_cost --gather_embedding
+  # The flaxformer model alone (no t5x, seqio or TensorFlow), e.g. on a GPU:
+  python -m benchmarks.altup_cost --model_only --bf16 --size=base \
+      --models=baseline,altup_k2
 """
 
 import sys
@@ -78,6 +81,13 @@ _GIN_BINDINGS = flags.DEFINE_multi_string(
     'flaxformer.components import embedding").')
 _OUTPUT_DIR = flags.DEFINE_string('output_dir', '/tmp/altup_cost', 'Where results go.')
 _SEED = flags.DEFINE_integer('seed', 0, 'PRNG seed for init and data.')
+_MODEL_ONLY = flags.DEFINE_bool(
+    'model_only', False, 'Only the flaxformer model of the gins, without t5x, '
+    'seqio or TensorFlow (benchmarks.model_only): train step (forward, '
+    'backward, optax Adafactor) and forward loss, timed; writes '
+    'model_only.{md,csv,json}.')
+_BF16 = flags.DEFINE_bool('bf16', False, 'With --model_only: bfloat16 '
+                          'parameters and activations.')
 
 
 def config_from_flags() -> spec.BenchConfig:
@@ -124,6 +134,14 @@ def main(argv: Sequence[str]) -> None:
     logging.set_verbosity(logging.ERROR)
   from altup_flaxformer import deps  # pylint: disable=g-import-not-at-top
   cfg = config_from_flags()
+  if _MODEL_ONLY.value:
+    deps.require('flaxformer')
+    from benchmarks import model_only  # pylint: disable=g-import-not-at-top
+    model_only.write_outputs(model_only.run_model_only(cfg, _BF16.value),
+                             cfg.output_dir)
+    return
+  if _BF16.value:
+    raise ValueError('--bf16 is a --model_only setting')
   deps.require('t5x')
   deps.require('flaxformer')
   run(cfg)

@@ -8,7 +8,7 @@ returns its dimensions. Nothing here imports jax or t5x.
 
 import dataclasses
 import re
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 from launch import compose
 from launch import families
@@ -123,8 +123,13 @@ def gin_bindings(cfg: BenchConfig, spec: ModelSpec,
 
 
 def parse_gin(cfg: BenchConfig, spec: ModelSpec,
-              base_dims: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+              base_dims: Optional[Dict[str, Any]] = None,
+              skip_unknown: Union[bool, Sequence[str]] = False
+              ) -> Dict[str, Any]:
   """Parses the gins of `spec` (replacing any config); returns its dimensions.
+
+  `skip_unknown`: gin's, for imports and bindings that cannot resolve (the
+  model-only mode, benchmarks.model_only, parses without t5x and seqio).
 
   Returns:
     DIM_MACROS' values, ALTUP_K, whether the embedding is one-hot, the MLP's
@@ -136,7 +141,8 @@ def parse_gin(cfg: BenchConfig, spec: ModelSpec,
   gin.add_config_file_search_path(compose.REPO)
   files = gin_files(cfg, spec)
   gin.parse_config_files_and_bindings(
-      files, gin_bindings(cfg, spec, base_dims), finalize_config=True)
+      files, gin_bindings(cfg, spec, base_dims), finalize_config=True,
+      skip_unknown=skip_unknown)
   dims = {m: gin.query_parameter(f'%{m}') for m in DIM_MACROS}
   dims['ALTUP_K'] = spec.altup_k
   dims['one_hot_embed'] = bool(_query(gin, 'embedding.Embed.one_hot', False))
