@@ -349,11 +349,15 @@ def gin_bindings(exp: Experiment) -> Dict[str, str]:
     b['USE_CACHED_TASKS'] = 'False'
     b['RANDOM_SEED'] = str(exp.seed)
     b['train/utils.DatasetConfig.seed'] = str(exp.seed)
-    # Checkpoint the train data's position with the model, so that a killed
-    # run resumes on the batches it would have seen (T5X restores it only
-    # where it saves it); without it a resumed run replays the data from the
-    # start. --gin.utils.SaveCheckpointConfig.save_dataset=False turns it off.
-    b[SAVE_DATASET] = 'True'
+    if exp.run == 'pretrain':
+      # Checkpoint the train data's position with the model, so that a killed
+      # run resumes on the batches it would have seen (T5X restores it only
+      # where it saves it); without it a resumed run replays the data from
+      # the start. Not for finetuning: T5X's checkpoint manager would then
+      # also restore the data position from the initial checkpoint, another
+      # task's, and fail. --gin.utils.SaveCheckpointConfig.save_dataset=False
+      # turns it off.
+      b[SAVE_DATASET] = 'True'
     if exp.batch_size:
       b['BATCH_SIZE'] = str(exp.batch_size)
   if exp.run == 'finetune':

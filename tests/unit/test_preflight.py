@@ -211,7 +211,7 @@ def test_macros_are_not_checked_without_the_run_gin(monkeypatch):
   compose.validate(_exp('/tmp/m', gin_overrides=(('ALTUP_SELECTON', '1'),)))
 
 
-def test_train_runs_checkpoint_their_data_position():
+def test_pretraining_runs_checkpoint_their_data_position():
   train = compose.gin_bindings(_exp('/tmp/m'))
   assert train[compose.SAVE_DATASET] == 'True'
   off = compose.gin_bindings(_exp('/tmp/m', gin_overrides=(
@@ -219,3 +219,8 @@ def test_train_runs_checkpoint_their_data_position():
   assert off[compose.SAVE_DATASET] == 'False'  # the user's choice wins
   infer = compose.gin_bindings(_exp('/tmp/m', run='infer', checkpoint='/c'))
   assert compose.SAVE_DATASET not in infer
+  # Finetuning: T5X would restore the data position from the initial
+  # checkpoint (another task's) too, and fail.
+  finetune = compose.gin_bindings(_exp('/tmp/m', run='finetune',
+                                       checkpoint='/c/checkpoint_5'))
+  assert compose.SAVE_DATASET not in finetune
