@@ -12,9 +12,7 @@ total when it runs out of memory). XLA:CPU's own `peak_memory_in_bytes`
 leaves the temporaries out, so it is kept in the CSV only.
 """
 
-import json
 import math
-import os
 from typing import Any, Dict, List, Optional, Sequence
 
 from benchmarks import analytic
@@ -225,19 +223,9 @@ def markdown(result: Dict[str, Any]) -> str:
 
 def write_outputs(result: Dict[str, Any], output_dir: str) -> Dict[str, str]:
   """Writes mesh_cost.{md,csv,json,png}; returns their paths by extension."""
-  os.makedirs(output_dir, exist_ok=True)
-  paths = {ext: os.path.join(output_dir, f'mesh_cost.{ext}')
-           for ext in ('md', 'csv', 'json', 'png')}
-  with open(paths['md'], 'w') as f:
-    f.write(markdown(result))
-  rows = result['rows']
-  header = list(rows[0])
-  tables.write_csv(paths['csv'], header, [[r.get(k) for k in header]
-                                          for r in rows])
-  with open(paths['json'], 'w') as f:
-    json.dump(result, f, indent=2, default=str)
-  plot(rows, paths['png'], result['config']['capacities'])
-  return paths
+  return tables.write_result(
+      output_dir, 'mesh_cost', result, markdown(result),
+      lambda path: plot(result['rows'], path, result['config']['capacities']))
 
 
 def plot(rows: Sequence[Dict[str, Any]], path: str,

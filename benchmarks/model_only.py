@@ -230,15 +230,9 @@ def run_model_only(cfg: spec_lib.BenchConfig, bf16: bool = False
 
 def write_outputs(result: Dict[str, Any], output_dir: str) -> Dict[str, str]:
   """Writes model_only.{md,csv,json}; returns their paths by extension."""
-  import json  # pylint: disable=g-import-not-at-top
-  import os  # pylint: disable=g-import-not-at-top
   from launch import tables  # pylint: disable=g-import-not-at-top
-  os.makedirs(output_dir, exist_ok=True)
-  prefix = os.path.join(output_dir, 'model_only')
   rows = result['rows']
   header = list(rows[0])
-  md = tables.write_table(prefix, header, [[r[k] for k in header] for r in rows])
-  with open(prefix + '.json', 'w') as f:
-    json.dump(result, f, indent=2, default=str)
+  md = tables.markdown_table(header, [[r[k] for k in header] for r in rows])
   print(md, flush=True)
-  return {ext: f'{prefix}.{ext}' for ext in ('md', 'csv', 'json')}
+  return tables.write_result(output_dir, 'model_only', result, md + '\n')

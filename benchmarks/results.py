@@ -6,9 +6,7 @@ targets; `write_outputs` writes altup_cost.{md,csv,json,png}.
 """
 
 import dataclasses
-import json
 import math
-import os
 import statistics
 from typing import Any, Dict, List, Sequence
 
@@ -195,18 +193,8 @@ def markdown(result: Dict[str, Any]) -> str:
 
 def write_outputs(result: Dict[str, Any], output_dir: str) -> Dict[str, str]:
   """Writes altup_cost.{md,csv,json,png}; returns their paths by extension."""
-  os.makedirs(output_dir, exist_ok=True)
-  paths = {ext: os.path.join(output_dir, f'altup_cost.{ext}')
-           for ext in ('md', 'csv', 'json', 'png')}
-  with open(paths['md'], 'w') as f:
-    f.write(markdown(result))
-  rows = result['rows']
-  header = list(rows[0])
-  tables.write_csv(paths['csv'], header, [[r[k] for k in header] for r in rows])
-  with open(paths['json'], 'w') as f:
-    json.dump(result, f, indent=2, default=str)
-  plot(result, paths['png'])
-  return paths
+  return tables.write_result(output_dir, 'altup_cost', result, markdown(result),
+                             lambda path: plot(result, path))
 
 
 def plot(result: Dict[str, Any], path: str):

@@ -6,7 +6,9 @@ go through `format_cell` in Markdown and `str` in CSV.
 """
 
 import csv
-from typing import Optional, Sequence
+import json
+import os
+from typing import Any, Callable, Dict, Optional, Sequence
 
 # Markdown column alignments (the separator row's cells).
 LEFT, RIGHT = '---', '---:'
@@ -55,3 +57,25 @@ def write_table(path_prefix: str, header: Sequence[str],
     f.write(md + '\n')
   write_csv(path_prefix + '.csv', header, rows)
   return md
+
+
+def write_result(output_dir: str, stem: str, result: Dict[str, Any],
+                 markdown: str,
+                 plot: Optional[Callable[[str], None]] = None
+                 ) -> Dict[str, str]:
+  """Writes a benchmark's <stem>.md (`markdown`), .csv (result['rows'], the
+  first row's keys as columns), .json (all of `result`) and, with `plot`,
+  .png (`plot(path)`); returns their paths by extension."""
+  os.makedirs(output_dir, exist_ok=True)
+  exts = ('md', 'csv', 'json') + (('png',) if plot else ())
+  paths = {ext: os.path.join(output_dir, f'{stem}.{ext}') for ext in exts}
+  with open(paths['md'], 'w') as f:
+    f.write(markdown)
+  rows = result['rows']
+  header = list(rows[0])
+  write_csv(paths['csv'], header, [[r.get(k) for k in header] for r in rows])
+  with open(paths['json'], 'w') as f:
+    json.dump(result, f, indent=2, default=str)
+  if plot:
+    plot(paths['png'])
+  return paths

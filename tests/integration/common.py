@@ -11,10 +11,12 @@ imports it before anything from t5x or flaxformer.
   `scanned_params_from_unscanned`.
 - Real T5X runs: `tiny_experiment` + `run_t5x`, the command line
   `launch.compose.t5x_command` writes, on the in-memory task of
-  tests/integration/tiny_task.py.
+  tests/integration/tiny_task.py; `infer_rows` reads what t5x.infer wrote.
 """
 
 import contextlib
+import glob
+import json
 import os
 import subprocess
 import sys
@@ -215,6 +217,15 @@ def tiny_experiment(variant, run, model_dir, *, size='tiny', altup_k=2,
       # The launchers' task module is tasks.*; this task lives in the tests.
       gin_overrides=(('MIXTURE_OR_TASK_MODULE', repr(tiny_task.__name__)),)
       + tuple(gin_overrides), **kwargs)
+
+
+def infer_rows(infer_dir: str) -> list:
+  """The rows of the predictions file `t5x.infer` wrote in `infer_dir`."""
+  outputs = [f for f in glob.glob(os.path.join(infer_dir, '*-predict.jsonl*'))
+             if not f.endswith('.COMPLETED')]
+  assert outputs, os.listdir(infer_dir)
+  with open(outputs[0]) as f:
+    return [json.loads(line) for line in f]
 
 
 def run_t5x(exp: compose.Experiment, extra_gin_files=()) -> str:

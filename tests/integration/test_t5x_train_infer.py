@@ -7,7 +7,6 @@ tests/integration/tiny_task.py.
 """
 
 import glob
-import json
 import os
 
 import pytest
@@ -50,10 +49,7 @@ def test_train_then_infer(tmp_path, size, variant, scan):
   common.run_t5x(common.tiny_experiment(
       variant, 'infer', infer_dir, size=size, checkpoint=checkpoint,
       num_partitions=PARTITIONS, scan=scan))
-  outputs = [f for f in glob.glob(os.path.join(infer_dir, '*-predict.jsonl*'))
-             if not f.endswith('.COMPLETED')]
-  assert outputs, os.listdir(infer_dir)
-  rows = [json.loads(l) for l in open(outputs[0])]
+  rows = common.infer_rows(infer_dir)
   assert len(rows) == 64
   assert all('prediction' in r for r in rows)
 

@@ -12,7 +12,6 @@
 
 import importlib.util
 import math
-import os
 
 import pytest
 
@@ -52,6 +51,32 @@ def _cfg(name, lengths=None):
       mixture_or_task_name=name,
       task_feature_lengths=lengths or {'inputs': 128, 'targets': 32},
       split='train', batch_size=4, shuffle=False, seed=0)
+
+
+def _fits_one_batch(model, params, batches):
+  """The loss starts near ln(8192) (uniform over the offline vocabulary), and
+  a few Adam steps on batches[0] fit it: the data and ids are sane."""
+  batch = batches[0]
+
+  def loss(p, b):
+    return model.loss_fn(p, b, dropout_rng=None)[0] / b[
+        'decoder_loss_weights'].sum()
+
+  optimizer = optax.adam(3e-3)
+
+  @jax.jit
+  def step(p, state, b):
+    value, grads = jax.value_and_grad(loss)(p, b)
+    updates, state = optimizer.update(grads, state, p)
+    return optax.apply_updates(p, updates), state, value
+
+  state = optimizer.init(params)
+  params, state, first = step(params, state, batch)
+  assert abs(float(first) - math.log(8192)) < 1.0, float(first)
+  for _ in range(8):
+    params, state, value = step(params, state, batch)
+  assert float(value) < float(first) - 3.0, (float(first), float(value))
+  assert np.isfinite(float(loss(params, batches[1])))
 
 
 @pytest.mark.parametrize('variant', ['baseline', 'altup'])
@@ -134,26 +159,7 @@ def test_tiny_altup_model_trains_on_offline_span_corruption():
     embed = params['token_embedder']['embedding']
     assert embed.shape[0] == 8192
 
-    def loss(p, b):
-      return model.loss_fn(p, b, dropout_rng=None)[0] / b[
-          'decoder_loss_weights'].sum()
-
-    optimizer = optax.adam(3e-3)
-
-    @jax.jit
-    def step(p, state, b):
-      value, grads = jax.value_and_grad(loss)(p, b)
-      updates, state = optimizer.update(grads, state, p)
-      return optax.apply_updates(p, updates), state, value
-
-    state = optimizer.init(params)
-    params, state, first = step(params, state, batch)
-    assert abs(float(first) - math.log(8192)) < 1.0, float(first)
-    # A few Adam steps on one batch must fit it: the data and ids are sane.
-    for _ in range(8):
-      params, state, value = step(params, state, batch)
-    assert float(value) < float(first) - 3.0, (float(first), float(value))
-    assert np.isfinite(float(loss(params, batches[1])))
+    _fits_one_batch(model, params, batches)
 
 
 def test_offline_sentiment_batches_decode_to_labels():
@@ -201,22 +207,4 @@ def test_tiny_decoder_only_model_trains_on_offline_lm(task, lengths):
     assert params['decoder']['token_embedder']['embedding'].shape == (
         8192, 128)  # K*d
 
-    def loss(p, b):
-      return model.loss_fn(p, b, dropout_rng=None)[0] / b[
-          'decoder_loss_weights'].sum()
-
-    optimizer = optax.adam(3e-3)
-
-    @jax.jit
-    def step(p, state, b):
-      value, grads = jax.value_and_grad(loss)(p, b)
-      updates, state = optimizer.update(grads, state, p)
-      return optax.apply_updates(p, updates), state, value
-
-    state = optimizer.init(params)
-    params, state, first = step(params, state, batch)
-    assert abs(float(first) - math.log(8192)) < 1.0, float(first)
-    for _ in range(8):
-      params, state, value = step(params, state, batch)
-    assert float(value) < float(first) - 3.0, (float(first), float(value))
-    assert np.isfinite(float(loss(params, batches[1])))
+    _fits_one_batch(model, params, batches)
