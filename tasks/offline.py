@@ -94,26 +94,18 @@ def sentiment_dataset(split, shuffle_files=False, seed=None):
                    len(examples), shuffle_files, seed)
 
 
-common.add_task(
-    OFFLINE_SPAN_CORRUPTION,
-    source=seqio.FunctionDataSource(corpus_dataset, splits=SPLITS),
-    preprocessors=benchmarks.span_corruption_preprocessors())
-
-common.add_task(
-    OFFLINE_BYTE_SPAN_CORRUPTION,
-    source=seqio.FunctionDataSource(corpus_dataset, splits=SPLITS),
-    preprocessors=benchmarks.span_corruption_preprocessors(
-        mean_noise_span_length=BYTE_MEAN_NOISE_SPAN_LENGTH))
-
-common.add_task(
-    OFFLINE_LM,
-    source=seqio.FunctionDataSource(corpus_dataset, splits=SPLITS),
-    preprocessors=benchmarks.lm_preprocessors())
-
-common.add_task(
-    OFFLINE_PREFIX_LM,
-    source=seqio.FunctionDataSource(corpus_dataset, splits=SPLITS),
-    preprocessors=benchmarks.lm_preprocessors(prefix_lm=True))
+# The corpus tasks: one source, each its preprocessing chain.
+CORPUS_PREPROCESSORS = {
+    OFFLINE_SPAN_CORRUPTION: benchmarks.span_corruption_preprocessors(),
+    OFFLINE_BYTE_SPAN_CORRUPTION: benchmarks.span_corruption_preprocessors(
+        mean_noise_span_length=BYTE_MEAN_NOISE_SPAN_LENGTH),
+    OFFLINE_LM: benchmarks.lm_preprocessors(),
+    OFFLINE_PREFIX_LM: benchmarks.lm_preprocessors(prefix_lm=True),
+}
+for _name, _preprocessors in CORPUS_PREPROCESSORS.items():
+  common.add_task(
+      _name, source=seqio.FunctionDataSource(corpus_dataset, splits=SPLITS),
+      preprocessors=_preprocessors)
 
 common.add_task(
     OFFLINE_SENTIMENT,

@@ -5,13 +5,15 @@ command, where t5x or flaxformer is missing; so every integration module
 imports it before anything from t5x or flaxformer.
 
 - Models from the public gins: `gin_model` parses size + variant (+ option)
-  gins as t5x.train does and yields MODEL; `make_batch`, `init_params`,
-  `logits`, `cached_decode_logits` and `outputs` run it.
+  gins as t5x.train does and yields MODEL; `batch_for(size)` (`make_batch`,
+  or `make_lm_batch` for a decoder-only size), `init_params`, `logits`,
+  `cached_decode_logits` and `outputs` run it, for either family.
 - Parameter trees: `perturb_altup`, `map_into`,
   `scanned_params_from_unscanned`.
 - Real T5X runs: `tiny_experiment` + `run_t5x`, the command line
   `launch.compose.t5x_command` writes, on the in-memory task of
   tests/integration/tiny_task.py; `infer_rows` reads what t5x.infer wrote.
+- Entry points in process: `run_absl_main` (the benchmark commands).
 """
 
 import contextlib
@@ -28,6 +30,7 @@ import pytest
 
 from altup_flaxformer import deps
 from launch import compose
+from launch import families
 
 REASON = ('integration tier needs t5x and flaxformer (not on PyPI): '
           + deps.INSTALL_HINT)
@@ -96,7 +99,26 @@ def make_batch(batch=2, enc_len=7, dec_len=5, vocab=128, seed=0):
               decoder_loss_weights=np.ones_like(targets, np.float32))
 
 
+def batch_for(size, **kwargs):
+  """`make_lm_batch(**kwargs)` for a decoder-only size, else
+  `make_batch(**kwargs)`: the helpers below take either."""
+  if families.is_decoder_only(size):
+    return make_lm_batch(**kwargs)
+  return make_batch(**kwargs)
+
+
+def stacks(size) -> int:
+  """Layer stacks of a size: 2 (encoder, decoder) or 1 (decoder-only)."""
+  return 1 if families.is_decoder_only(size) else 2
+
+
+def _is_lm(batch) -> bool:
+  return 'encoder_input_tokens' not in batch
+
+
 def init_params(model, batch, seed=0):
+  if _is_lm(batch):
+    return _lm_init_params(model, batch, seed)
   return model.module.init(
       jax.random.PRNGKey(seed), batch['encoder_input_tokens'],
       batch['decoder_input_tokens'], batch['decoder_target_tokens'],
@@ -104,6 +126,9 @@ def init_params(model, batch, seed=0):
 
 
 def logits(model, params, batch):
+  """Full forward pass: [batch, decoder length, vocab]."""
+  if _is_lm(batch):
+    return _lm_logits(model, params, batch)
   return model.module.apply(
       {'params': params}, batch['encoder_input_tokens'],
       batch['decoder_input_tokens'], batch['decoder_target_tokens'],
@@ -112,6 +137,8 @@ def logits(model, params, batch):
 
 def cached_decode_logits(model, params, batch):
   """Step-by-step decoding with the KV cache, as T5X's predict_batch does."""
+  if _is_lm(batch):
+    return _lm_cached_decode_logits(model, params, batch)
   module = model.module
   enc, dec_in = batch['encoder_input_tokens'], batch['decoder_input_tokens']
   length = dec_in.shape[1]
@@ -134,10 +161,26 @@ def cached_decode_logits(model, params, batch):
 
 
 def outputs(model, params, batch):
-  """(full-forward logits, cached-decoding logits, predict_batch) as numpy."""
+  """(full-forward logits, cached-decoding logits, predict_batch) as numpy.
+
+  For a decoder-only model predict_batch prefills the inputs, then decodes
+  greedily."""
   return (np.asarray(logits(model, params, batch)),
           np.asarray(cached_decode_logits(model, params, batch)),
           np.asarray(model.predict_batch(params, batch)))
+
+
+def abstract_params_and_logits(model, size, length=8):
+  """`jax.eval_shape` of init + full forward on a [2, length] batch: (params,
+  logits) as shapes only, so the real sizes trace without memory."""
+  x = jnp.ones((2, length), jnp.int32)
+  args = (x, x) if families.is_decoder_only(size) else (x, x, x)
+  def init_and_apply():
+    params = model.module.init(jax.random.PRNGKey(0), *args,
+                               enable_dropout=False)['params']
+    return params, model.module.apply({'params': params}, *args,
+                                      enable_dropout=False)
+  return jax.eval_shape(init_and_apply)
 
 
 def perturb_altup(params, scale=0.3, seed=0):
@@ -166,11 +209,16 @@ def map_into(template, source):
   return jax.tree_util.tree_map_with_path(take, template)
 
 
-def scanned_params_from_unscanned(unscanned, scanned_template,
-                                  stacks=('encoder', 'decoder')):
+def scanned_params_from_unscanned(unscanned, scanned_template):
   """Stacks layers_<i> (and the shared relpos) on axis 1 like nn.scan."""
+  if 'encoder' not in unscanned:
+    return _scanned_lm_params_from_unscanned(unscanned, scanned_template)
+  return _scanned_stacks(unscanned, scanned_template, ('encoder', 'decoder'))
+
+
+def _scanned_stacks(unscanned, scanned_template, stack_names):
   out = {'token_embedder': unscanned['token_embedder']}
-  for stack in stacks:
+  for stack in stack_names:
     layers = sorted((k for k in unscanned[stack] if k.startswith('layers_')),
                     key=lambda k: int(k.split('_')[1]))
 
@@ -217,6 +265,18 @@ def tiny_experiment(variant, run, model_dir, *, size='tiny', altup_k=2,
       # The launchers' task module is tasks.*; this task lives in the tests.
       gin_overrides=(('MIXTURE_OR_TASK_MODULE', repr(tiny_task.__name__)),)
       + tuple(gin_overrides), **kwargs)
+
+
+def run_absl_main(main, argv) -> None:
+  """Runs an absl entry point's `main` in this process with `argv`'s flags
+  (argv[0] is the program name), as `app.run` would, then unparses them."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  flags.FLAGS.unparse_flags()
+  flags.FLAGS(argv)
+  try:
+    main(argv[:1])
+  finally:
+    flags.FLAGS.unparse_flags()
 
 
 def infer_rows(infer_dir: str) -> list:
@@ -273,13 +333,13 @@ def make_lm_batch(batch=2, prefix_len=3, length=7, vocab=128, seed=0):
                   np.int32))
 
 
-def lm_init_params(model, batch, seed=0):
+def _lm_init_params(model, batch, seed=0):
   return model.module.init(
       jax.random.PRNGKey(seed), batch['decoder_input_tokens'],
       batch['decoder_target_tokens'], enable_dropout=False)['params']
 
 
-def lm_logits(model, params, batch):
+def _lm_logits(model, params, batch):
   """Full forward pass of the causal (or, with a causal-attention mask and
   LM_INPUTS_BIDIRECTIONAL, prefix) LM: [batch, length, vocab]."""
   return model.module.apply(
@@ -287,7 +347,7 @@ def lm_logits(model, params, batch):
       batch['decoder_target_tokens'], enable_dropout=False)
 
 
-def lm_cached_decode_logits(model, params, batch):
+def _lm_cached_decode_logits(model, params, batch):
   """Step-by-step causal decoding with the KV cache, as T5X's
   DecoderOnlyModel builds and uses its cache: [batch, length, vocab]."""
   module, dec_in = model.module, batch['decoder_input_tokens']
@@ -306,22 +366,14 @@ def lm_cached_decode_logits(model, params, batch):
   return jnp.concatenate(steps, axis=1)
 
 
-def lm_outputs(model, params, batch):
-  """(full-forward logits, cached-decoding logits, predict_batch: prefill of
-  the inputs, then greedy decoding) as numpy."""
-  return (np.asarray(lm_logits(model, params, batch)),
-          np.asarray(lm_cached_decode_logits(model, params, batch)),
-          np.asarray(model.predict_batch(params, batch)))
-
-
-def scanned_lm_params_from_unscanned(unscanned, scanned_template):
-  """`scanned_params_from_unscanned` for a decoder-only tree, whose token
-  embedder lives in its one stack: {'decoder': {'token_embedder', ...}}."""
+def _scanned_lm_params_from_unscanned(unscanned, scanned_template):
+  """A decoder-only tree's token embedder lives in its one stack:
+  {'decoder': {'token_embedder', ...}}."""
   decoder = dict(unscanned['decoder'])
   embedder = decoder.pop('token_embedder')
   template = dict(scanned_template['decoder'])
   template.pop('token_embedder')
-  out = scanned_params_from_unscanned(
+  out = _scanned_stacks(
       {'token_embedder': embedder, 'decoder': decoder}, {'decoder': template},
-      stacks=('decoder',))
+      ('decoder',))
   return {'decoder': dict(out['decoder'], token_embedder=embedder)}

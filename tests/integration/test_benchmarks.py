@@ -18,8 +18,6 @@ from tests.integration import common  # pylint: disable=g-import-not-at-top
 common.require_t5x_stack('seqio')
 pytest.importorskip('matplotlib', reason='the benchmark plots with matplotlib')
 
-from absl import flags  # pylint: disable=g-import-not-at-top
-
 from benchmarks import altup_cost  # pylint: disable=g-import-not-at-top
 from benchmarks import results  # pylint: disable=g-import-not-at-top
 from benchmarks import spec  # pylint: disable=g-import-not-at-top
@@ -37,12 +35,7 @@ def outputs(tmp_path_factory):
   argv = ['altup_cost', '--size=tiny', '--batch=1', '--inputs_length=8',
           '--targets_length=4', '--warmup=0', '--repeats=1',
           '--decode_repeats=1', '--scan', f'--output_dir={out}']
-  flags.FLAGS.unparse_flags()
-  flags.FLAGS(argv)
-  try:
-    altup_cost.main(argv[:1])
-  finally:
-    flags.FLAGS.unparse_flags()
+  common.run_absl_main(altup_cost.main, argv)
   return out
 
 

@@ -19,8 +19,6 @@ from tests.integration import common  # pylint: disable=g-import-not-at-top
 common.require_t5x_stack('seqio')
 pytest.importorskip('matplotlib', reason='the table is plotted with matplotlib')
 
-from absl import flags  # pylint: disable=g-import-not-at-top
-
 from benchmarks import mesh  # pylint: disable=g-import-not-at-top
 from benchmarks import mesh_cost  # pylint: disable=g-import-not-at-top
 
@@ -31,12 +29,7 @@ ARGV = ['mesh_cost', '--sizes=tiny', '--models=baseline,altup_k2',
 
 
 def _main(argv):
-  flags.FLAGS.unparse_flags()
-  flags.FLAGS(argv)
-  try:
-    mesh_cost.main(argv[:1])
-  finally:
-    flags.FLAGS.unparse_flags()
+  common.run_absl_main(mesh_cost.main, argv)
 
 
 @pytest.fixture(scope='module')

@@ -134,19 +134,26 @@ def test_custom_gradients_match_autodiff():
     np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
 
 
-def test_bf16_coefficient_gradients_accumulate_in_float32():
-  """dL/dp and dL/dg sum over batch*length*d; a bf16 sum would lose them."""
+def _bf16_block_grads(shape, y_dtype, seed, argnums):
+  """Gradients of `_altup_loss` on bf16 blocks x of `shape` (..., K, d) and
+  those of the float32 autodiff reference, at p = I + 0.1 and g = 1."""
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-  k, d = 2, 256
-  rng = _rng(8)
-  x = jnp.asarray(rng.randn(16, 128, k, d), jnp.bfloat16)
-  y = jnp.asarray(rng.randn(16, 128, d), jnp.bfloat16)
-  w = jnp.asarray(rng.randn(16, 128, k, d), jnp.float32)
+  rng, k = _rng(seed), shape[-2]
+  x = jnp.asarray(rng.randn(*shape), jnp.bfloat16)
+  y = jnp.asarray(rng.randn(*shape[:-2], shape[-1]), y_dtype)
+  w = jnp.asarray(rng.randn(*shape), jnp.float32)
   p, g = jnp.eye(k) + 0.1, jnp.ones(k)
-  got = jax.grad(_altup_loss, argnums=(2, 3))(x, y, p, g, w)
-  want = jax.grad(_reference_loss, argnums=(2, 3))(
+  got = jax.grad(_altup_loss, argnums=argnums)(x, y, p, g, w)
+  want = jax.grad(_reference_loss, argnums=argnums)(
       x.astype(jnp.float32), y.astype(jnp.float32), p, g, w)
+  return got, want
+
+
+def test_bf16_coefficient_gradients_accumulate_in_float32():
+  """dL/dp and dL/dg sum over batch*length*d; a bf16 sum would lose them."""
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  got, want = _bf16_block_grads((16, 128, 2, 256), jnp.bfloat16, 8, (2, 3))
   for a, b in zip(got, want):
     assert a.dtype == jnp.float32
     np.testing.assert_allclose(a, b, rtol=2e-2, atol=2e-2 * np.abs(b).max())
@@ -156,19 +163,10 @@ def test_float32_layer_output_on_bf16_blocks_differentiates():
   """A layer may return y in float32 while the blocks are bf16 (flaxformer's
   MoE layers under bf16 activations); every cotangent keeps its primal's
   dtype, as jax.custom_vjp requires."""
-  import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-  k, d = 2, 8
-  rng = _rng(9)
-  x = jnp.asarray(rng.randn(4, 3, k, d), jnp.bfloat16)
-  y = jnp.asarray(rng.randn(4, 3, d), jnp.float32)
-  w = jnp.asarray(rng.randn(4, 3, k, d), jnp.float32)
-  p, g = jnp.eye(k) + 0.1, jnp.ones(k)
-  got = jax.grad(_altup_loss, argnums=(0, 1, 2, 3))(x, y, p, g, w)
+  got, want = _bf16_block_grads((4, 3, 2, 8), jnp.float32, 9, (0, 1, 2, 3))
   assert [a.dtype for a in got] == [jnp.bfloat16, jnp.float32, jnp.float32,
                                     jnp.float32]
-  want = jax.grad(_reference_loss, argnums=(0, 1, 2, 3))(
-      x.astype(jnp.float32), y, p, g, w)
   for a, b in zip(got, want):
     np.testing.assert_allclose(np.asarray(a, np.float32), b, rtol=3e-2,
                                atol=3e-2 * np.abs(b).max())
