@@ -44,6 +44,48 @@ def test_one_hot_embedding_counts_the_table_width():
   assert macs('altup')['embed'] == 0  # a gather is free
 
 
+def lm_macs(variant, **kw):
+  # A decoder-only model: one stack of NUM_DECODER_LAYERS = 3 (no encoder).
+  dims = dict(DIMS, NUM_ENCODER_LAYERS=0, NUM_DECODER_LAYERS=3,
+              decoder_only=True, **kw)
+  return analytic.analytic_macs(dims, variant, 6, 4)
+
+
+def test_decoder_only_count_by_hand():
+  # 10 tokens (6 inputs + 4 targets) x 3 layers, each per token: q, k, v, o
+  # 4 x 8 x 8 = 256; gated MLP 3 x 8 x 16 = 384; scores and values over the
+  # 10 positions 2 x 10 x 8 = 160. No cross-attention.
+  layers = 10 * 3 * (256 + 384 + 160)
+  base = lm_macs('baseline')
+  assert base['layers'] == layers == 24000
+  assert base['altup'] == 0 and base['embed'] == 0
+  assert base['logits'] == 10 * 8 * 100  # logits at all 10 positions
+  assert base['forward'] == layers + 8000
+  assert base['train'] == 3 * (layers + 8000)
+  one_hot = lm_macs('baseline', one_hot_embed=True)
+  assert one_hot['embed'] == 10 * 100 * 8
+  assert one_hot['train'] == 3 * (layers + 8000) + 2 * 8000
+
+
+def test_decoder_only_altup_is_k2_plus_k_d_per_token_per_layer():
+  for k in (2, 4):
+    recycled = lm_macs('recycled', ALTUP_K=k)
+    assert recycled['altup'] == 10 * 3 * (k * k + k) * 8
+    assert recycled['layers'] == lm_macs('baseline')['layers']
+    # Per token per layer: (K^2 + K) d over the layer's 800 multiply-adds.
+    assert recycled['altup_layer_overhead'] == pytest.approx(
+        (k * k + k) * 8 / 800)
+  full = lm_macs('altup')
+  assert full['logits'] == 10 * (2 * 8) * 100  # concat: K*d at every position
+  assert lm_macs('altup', one_hot_embed=True)['embed'] == 10 * 100 * 16
+  assert lm_macs('altup', decoder_output='sum')['logits'] == 10 * 8 * 100
+
+
+def test_encoder_decoder_count_ignores_a_missing_family_key():
+  assert macs('altup') == analytic.analytic_macs(
+      dict(DIMS, decoder_only=False), 'altup', 6, 4)
+
+
 def test_model_names():
   assert spec.parse_model('dense_2d') == spec.ModelSpec('dense_2d', 'baseline',
                                                         1, 2)
