@@ -106,13 +106,32 @@ def test_gin_files_are_the_launchers_model_gins():
 
 
 def test_every_size_but_tiny_2d_is_benchmarked():
-  assert spec.SIZES == tuple(s for s in compose.SIZE_LAYERS if s != 'tiny_2d'
-                             and compose.family(s) != 'decoder-only')
+  assert spec.SIZES == tuple(s for s in compose.SIZE_LAYERS if s != 'tiny_2d')
   assert {'t5_1_0_tiny', 't5_1_0_small', 't5_1_0_3B'} <= set(spec.SIZES)
+  assert {'lm_tiny', 'lm_small', 'lm_base', 'lm_large', 'lm_xl'} <= set(
+      spec.SIZES)
   assert set(spec.TINY_SIZES) <= set(spec.SIZES)
+  assert 'lm_tiny' in spec.TINY_SIZES
+  assert spec.ENCODER_DECODER_SIZES == tuple(
+      s for s in spec.SIZES if compose.family(s) != 'decoder-only')
   cfg = spec.BenchConfig(size='t5_1_0_small')
   assert spec.gin_files(cfg, spec.parse_model('recycled_k2')) == [
       'gin/models/t5_1_0_small.gin', 'gin/variants/recycled.gin']
+
+
+def test_num_layers_binds_the_decoder_only_stack():
+  cfg = spec.BenchConfig(size='lm_small', num_layers=2)
+  bindings = spec.gin_bindings(cfg, spec.parse_model('altup_k2'))
+  assert 'NUM_DECODER_LAYERS = 2' in bindings
+  assert not any(b.startswith('NUM_ENCODER_LAYERS') for b in bindings)
+  cfg = spec.BenchConfig(size='small', num_layers=2)
+  assert {'NUM_ENCODER_LAYERS = 2', 'NUM_DECODER_LAYERS = 2'} <= set(
+      spec.gin_bindings(cfg, spec.parse_model('baseline')))
+  assert spec.gin_files(cfg, spec.parse_model('recycled_k2'))[0] == (
+      'gin/models/small.gin')
+  assert spec.gin_files(spec.BenchConfig(size='lm_tiny'),
+                        spec.parse_model('altup_k2')) == [
+                            'gin/models/lm_tiny.gin', 'gin/variants/altup.gin']
 
 
 @pytest.fixture(name='archived')
