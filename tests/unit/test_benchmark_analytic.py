@@ -9,6 +9,7 @@ import os
 import pytest
 
 from benchmarks import analytic
+from benchmarks import model_only
 from benchmarks import results
 from benchmarks import spec
 from launch import compose
@@ -132,6 +133,12 @@ def test_num_layers_binds_the_decoder_only_stack():
   assert spec.gin_files(spec.BenchConfig(size='lm_tiny'),
                         spec.parse_model('altup_k2')) == [
                             'gin/models/lm_tiny.gin', 'gin/variants/altup.gin']
+
+
+def test_model_only_refuses_decoder_only_sizes_by_name():
+  with pytest.raises(ValueError, match='encoder-decoder sizes only.*tiny'):
+    model_only.check_size('lm_tiny')
+  model_only.check_size('tiny')
 
 
 @pytest.fixture(name='archived')
