@@ -1,21 +1,30 @@
 r"""What AltUp costs on T5X: step time, latency, memory, parameters and FLOPs.
 
-Measures, in one process and for the same model size and batch (T5.1.1, or
-T5.1.0 with the t5_1_0_* sizes), the stock baseline, Recycled-AltUp, full AltUp (K*d embedding) and a dense model
-of twice the width ("dense-2d": EMBED_DIM, NUM_HEADS and MLP_DIM doubled):
+Measures, in one process and for the same model size and batch (T5.1.1;
+T5.1.0 with the t5_1_0_* sizes; decoder-only with the lm_* sizes), the stock
+baseline, Recycled-AltUp, full AltUp (K*d embedding) and a dense model of
+twice the width ("dense-2d": EMBED_DIM, NUM_HEADS and MLP_DIM doubled):
 
   * train step: T5X's own `trainer.train_with_lr` (loss_fn + gradients +
     the model's Adafactor `optimizer_def` update on a `FlaxOptimTrainState`),
     jit-compiled with the train state donated; median wall time after warm-up;
-  * encoder forward latency (`module.encode`, jit-compiled);
+  * encoder forward latency (`module.encode`, jit-compiled); for a
+    decoder-only size, the prefill of the inputs instead (T5X's
+    `DecoderOnlyModel._compute_kv_cache` on the inputs_length prefix);
   * per-token cached decode latency: one `module.decode(..., decode=True)`
-    step on a cache initialised the way T5X's `_compute_kv_cache` does,
-    jit-compiled with the cache donated; median over all decode positions;
+    step (decoder-only: `module.apply(..., decode=True)`) on a cache
+    initialised the way T5X's `_compute_kv_cache` does (decoder-only: the
+    inputs prefilled), jit-compiled with the cache donated; median over all
+    decode positions;
   * peak memory of the compiled train step (XLA `memory_analysis()`);
   * parameter count;
   * XLA's FLOP count (`cost_analysis()`) of the compiled train step and of the
     lowered forward loss, next to an analytic matmul count whose AltUp part is
     (K^2 + K) * d multiply-adds per token per layer.
+
+A decoder-only model trains on prefix LM sequences of inputs_length +
+targets_length tokens (seqio's PrefixLMFeatureConverter's layout, loss on the
+targets) and decodes targets_length tokens after its inputs.
 
 Timings are interleaved (round-robin over the models in every repeat) so that
 slow drift of a shared machine hits every model alike.
@@ -32,10 +41,12 @@ Usage:
   python -m benchmarks.altup_cost --size=small --output_dir=/tmp/altup_cost
   python -m benchmarks.altup_cost --size=tiny --repeats=1 --warmup=1
   python -m benchmarks.altup_cost --size=t5_1_0_small   # T5.1.0 (tied logits)
+  python -m benchmarks.altup_cost --size=lm_small   # decoder-only (prefix LM)
   # gin/options/gather_embedding.gin for every model (extra --gin_bindings
   # also apply to every model):
   python -m benchmarks.altup_cost --gather_embedding
-  # The flaxformer model alone (no t5x, seqio or TensorFlow), e.g. on a GPU:
+  # The flaxformer model alone (no t5x, seqio or TensorFlow; encoder-decoder
+  # sizes), e.g. on a GPU:
   python -m benchmarks.altup_cost --model_only --bf16 --size=base \
       --models=baseline,altup_k2
 """
@@ -54,8 +65,12 @@ from launch import compose
 
 _SIZE = flags.DEFINE_enum('size', 'small', spec.SIZES, 'Model size gin: gin/models/<size>.gin.')
 _BATCH = flags.DEFINE_integer('batch', None, 'Batch size (default 8; tiny sizes: 2).')
-_INPUTS = flags.DEFINE_integer('inputs_length', None, 'Encoder length (default 128; tiny sizes: 16).')
-_TARGETS = flags.DEFINE_integer('targets_length', None, 'Decoder length = decode steps (default 32; tiny sizes: 8).')
+_INPUTS = flags.DEFINE_integer(
+    'inputs_length', None, 'Encoder length; decoder-only: the prefix (inputs) '
+    'length (default 128; tiny sizes: 16).')
+_TARGETS = flags.DEFINE_integer(
+    'targets_length', None, 'Decoder length = decode steps; decoder-only: '
+    'targets after the prefix (default 32; tiny sizes: 8).')
 _MODELS = flags.DEFINE_list(
     'models', list(spec.DEFAULT_MODELS),
     'Models to compare: baseline, recycled_k<K>, altup_k<K>, dense_<W>d. '
@@ -68,7 +83,7 @@ _NUM_EMBEDDINGS = flags.DEFINE_integer(
     'num_embeddings', None, f'Vocabulary size (default {spec.REAL_VOCAB}; tiny sizes: {spec.TINY_VOCAB}).')
 _NUM_LAYERS = flags.DEFINE_integer(
     'num_layers', None, 'Override NUM_ENCODER_LAYERS and NUM_DECODER_LAYERS '
-    '(default: the size gin\'s).')
+    '(decoder-only sizes: NUM_DECODER_LAYERS; default: the size gin\'s).')
 _SCAN = flags.DEFINE_bool('scan', False, 'Add gin/options/scan.gin (scanned layers, remat).')
 _GATHER_EMBEDDING = flags.DEFINE_bool(
     'gather_embedding', False,

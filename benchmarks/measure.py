@@ -2,9 +2,11 @@
 
 What is measured, and how, is benchmarks.altup_cost's docstring. A model is
 built from its active gin config (benchmarks.spec.parse_gin) and its train
-step, encoder and decode step compiled; XLA's cost and memory analyses of the
-executables give the FLOP counts and peak memory. Timing calls only compiled
-executables, so the models can be timed round-robin.
+step, encoder (a decoder-only model's: the prefill of its inputs) and decode
+step compiled (benchmarks.inference, one builder per family); XLA's cost and
+memory analyses of the executables give the FLOP counts and peak memory.
+Timing calls only compiled executables, so the models can be timed
+round-robin.
 """
 
 import json
@@ -13,8 +15,10 @@ import platform
 import time
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
+from benchmarks import inference
 from benchmarks import results
 from benchmarks import spec as spec_lib
+from launch import families
 
 
 def machine_info() -> Dict[str, str]:
@@ -53,6 +57,34 @@ def make_batch(cfg: spec_lib.BenchConfig, seed: int):
           'decoder_loss_weights': np.ones_like(tgt, dtype=np.float32)}
 
 
+def make_lm_batch(cfg: spec_lib.BenchConfig, seed: int):
+  """Random tokens as a prefix LM batch (seqio's PrefixLMFeatureConverter):
+  one sequence [batch, inputs_length + targets_length] of inputs then
+  targets; the loss weights cover the targets, decoder_causal_attention the
+  inputs and the first target position (whose input is the last input)."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  rs = np.random.RandomState(seed)
+  b, li = cfg.batch, cfg.inputs_length
+  length = li + cfg.targets_length
+  tgt = rs.randint(1, cfg.num_embeddings, (b, length)).astype(np.int32)
+  dec_in = np.concatenate([np.zeros((b, 1), np.int32), tgt[:, :-1]], axis=1)
+  positions = np.arange(length)[None, :].repeat(b, 0)
+  return {'decoder_input_tokens': dec_in, 'decoder_target_tokens': tgt,
+          'decoder_loss_weights': (positions >= li).astype(np.float32),
+          'decoder_causal_attention': (positions <= li).astype(np.int32)}
+
+
+def family_fns(cfg: spec_lib.BenchConfig):
+  """(batch maker, inference builder) of cfg.size's family: make_batch and
+  inference.encoder_decoder, or make_lm_batch and inference.decoder_only.
+  The builder maps (model, params, batch) -> inference.Inference."""
+  if families.is_decoder_only(cfg.size):
+    return make_lm_batch, lambda m, p, b: inference.decoder_only(
+        m, p, b, cfg.inputs_length)
+  return make_batch, lambda m, p, b: inference.encoder_decoder(
+      m, p, b, cfg.targets_length)
+
+
 def xla_flops(cost) -> float:
   """'flops' of XLA's cost_analysis() (a dict, or a list of one); NaN if none."""
   if isinstance(cost, (list, tuple)):
@@ -85,8 +117,9 @@ def init_train_state(model, batch, seed: int):
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   from t5x import train_state as train_state_lib  # pylint: disable=g-import-not-at-top
-  shapes = {'encoder_input_tokens': batch['encoder_input_tokens'].shape,
-            'decoder_input_tokens': batch['decoder_input_tokens'].shape}
+  # A DecoderOnlyModel's batch has (and its init reads) the decoder's only.
+  shapes = {k: batch[k].shape for k in ('encoder_input_tokens',
+                                        'decoder_input_tokens') if k in batch}
   types = {k: jnp.int32 for k in shapes}
   variables = jax.jit(lambda r: model.get_initial_variables(r, shapes, types))(
       jax.random.PRNGKey(seed))
@@ -120,58 +153,9 @@ def forward_flops(model, params, batch) -> float:
     return xla_flops(fwd.compile().cost_analysis())
 
 
-def compile_encode(module, params, tokens):
-  """The executable of (params, encoder tokens) -> encoded [batch, length, d]."""
-  import jax  # pylint: disable=g-import-not-at-top
-
-  def encode(params, tokens):
-    return module.apply({'params': params}, tokens, enable_dropout=False,
-                        method=module.encode)
-
-  return jax.jit(encode).lower(params, tokens).compile()
-
-
-def initial_cache(module, params, batch):
-  """The decoder cache as T5X's EncoderDecoderModel._compute_kv_cache builds
-  it (no prompt)."""
-  import jax  # pylint: disable=g-import-not-at-top
-  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-
-  def init_cache(params, enc_tokens, dec_tokens):
-    _, variables = module.apply(
-        {'params': params},
-        encoder_input_tokens=jnp.ones_like(enc_tokens),
-        decoder_input_tokens=jnp.ones_like(dec_tokens),
-        decoder_target_tokens=jnp.ones_like(dec_tokens),
-        mutable=['cache'], decode=True, enable_dropout=False)
-    return variables['cache']
-
-  return jax.jit(init_cache)(params, batch['encoder_input_tokens'],
-                             batch['decoder_input_tokens'])
-
-
-def compile_decode_step(module, params, cache, encoded, raw_inputs, ids,
-                        max_decode_length: int):
-  """One cached decode step, as T5X's _compute_logits_from_slice, and the
-  greedy next token; the cache donated. The executable maps (params, cache,
-  encoded, raw inputs, ids [batch, 1]) -> (next ids [batch, 1], cache)."""
-  import jax  # pylint: disable=g-import-not-at-top
-  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-
-  def decode_step(params, cache, encoded, raw_inputs, ids):
-    logits, new_vars = module.apply(
-        {'params': params, 'cache': cache}, encoded, raw_inputs, ids, ids,
-        enable_dropout=False, decode=True, max_decode_length=max_decode_length,
-        mutable=['cache'], method=module.decode)
-    next_ids = jnp.argmax(logits[:, -1, :], axis=-1).astype(jnp.int32)[:, None]
-    return next_ids, new_vars['cache']
-
-  return jax.jit(decode_step, donate_argnums=(1,)).lower(
-      params, cache, encoded, raw_inputs, ids).compile()
-
-
 class CompiledModel:
-  """One model's compiled train step, encoder and decode step, and its state.
+  """One model's compiled train step, encoder (or prefill) and decode step,
+  and its state.
 
   Everything that reads gin (model construction, tracing) happens in
   __init__, while this model's gin config is the active one; afterwards only
@@ -186,8 +170,8 @@ class CompiledModel:
     self.spec, self.dims, self.cfg = spec, dims, cfg
     self.compile_s = {}
     model = gin.query_parameter('%MODEL').scoped_configurable_fn()
-    self.batch = {k: jnp.asarray(v) for k, v in make_batch(cfg, cfg.seed).items()}
-    tokens = self.batch['encoder_input_tokens']
+    batch_fn, inference_fn = family_fns(cfg)
+    self.batch = {k: jnp.asarray(v) for k, v in batch_fn(cfg, cfg.seed).items()}
 
     (self.state, self.num_params), self.compile_s['init'] = _timed(
         init_train_state, model, self.batch, cfg.seed)
@@ -199,16 +183,11 @@ class CompiledModel:
     self.train_peak_bytes = peak_bytes(self.train_compiled.memory_analysis())
     self.forward_flops = forward_flops(model, self.state.params, self.batch)
 
-    self.encode_compiled, self.compile_s['encode'] = _timed(
-        compile_encode, model.module, self.state.params, tokens)
-    self.encoded = self.encode_compiled(self.state.params, tokens)
-    self.cache0 = initial_cache(model.module, self.state.params, self.batch)
-    self.ids0 = jnp.zeros((cfg.batch, 1), jnp.int32)
-    self.decode_compiled, self.compile_s['decode'] = _timed(
-        compile_decode_step, model.module, self.state.params, self.cache0,
-        self.encoded, tokens, self.ids0, cfg.targets_length)
-    self.decode_peak_bytes = peak_bytes(self.decode_compiled.memory_analysis())
-    self.decode_flops = xla_flops(self.decode_compiled.cost_analysis())
+    self.infer = inference_fn(model, self.state.params, self.batch)
+    self.compile_s.update(self.infer.compile_s)
+    decode = self.infer.decode_compiled
+    self.decode_peak_bytes = peak_bytes(decode.memory_analysis())
+    self.decode_flops = xla_flops(decode.cost_analysis())
 
     self.train_times: List[float] = []
     self.encode_times: List[float] = []
@@ -229,7 +208,7 @@ class CompiledModel:
   def time_encode(self, record: bool):
     import jax  # pylint: disable=g-import-not-at-top
     t0 = time.perf_counter()
-    out = self.encode_compiled(self.state.params, self.batch['encoder_input_tokens'])
+    out = self.infer.encode(self.state.params)
     jax.block_until_ready(out)
     if record:
       self.encode_times.append(time.perf_counter() - t0)
@@ -238,14 +217,13 @@ class CompiledModel:
     """Decodes targets_length tokens greedily from a fresh cache, per step."""
     import jax  # pylint: disable=g-import-not-at-top
     import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-    cache = jax.tree_util.tree_map(jnp.copy, self.cache0)
-    ids = self.ids0
+    cache = jax.tree_util.tree_map(jnp.copy, self.infer.cache0)
+    ids = self.infer.ids0
     params = self.state.params
-    raw = self.batch['encoder_input_tokens']
     jax.block_until_ready((cache, params))
     for _ in range(self.cfg.targets_length):
       t0 = time.perf_counter()
-      ids, cache = self.decode_compiled(params, cache, self.encoded, raw, ids)
+      ids, cache = self.infer.decode_step(params, cache, ids)
       jax.block_until_ready(ids)
       jax.block_until_ready(cache)
       if record:

@@ -43,8 +43,9 @@ from benchmarks import mesh
 from benchmarks import mesh_results
 from benchmarks import spec
 
-_SIZES = flags.DEFINE_list('sizes', ['small', 'base', 'large'],
-                           f'Size gins (gin/models/<size>.gin): {", ".join(spec.SIZES)}.')
+_SIZES = flags.DEFINE_list(
+    'sizes', ['small', 'base', 'large'], 'Encoder-decoder size gins '
+    f'(gin/models/<size>.gin): {", ".join(spec.ENCODER_DECODER_SIZES)}.')
 _MODELS = flags.DEFINE_list(
     'models', ['baseline', 'recycled_k2', 'altup_k2', 'altup_k4'],
     'Models (benchmarks.altup_cost\'s names): baseline, recycled_k<K>, '
@@ -195,8 +196,12 @@ def _result(cases: Sequence[mesh.Case], raw: Dict[str, Any], batch_fit: str,
 def grid_from_flags() -> list:
   scans = {'off': [False], 'on': [True], 'both': [False, True]}[_SCAN.value]
   for size in _SIZES.value:
-    if size not in spec.SIZES:
-      raise ValueError(f'unknown size {size!r}; one of {", ".join(spec.SIZES)}')
+    if size not in spec.ENCODER_DECODER_SIZES:
+      kind = 'a decoder-only size' if size in spec.SIZES else 'unknown'
+      raise ValueError(
+          f'size {size!r} is {kind}; benchmarks.mesh_cost compiles the '
+          f'encoder-decoder sizes: {", ".join(spec.ENCODER_DECODER_SIZES)} '
+          '(benchmarks.altup_cost measures the decoder-only ones)')
   for m in _MODELS.value:
     spec.parse_model(m)
   models = list(_MODELS.value)

@@ -94,6 +94,17 @@ def parse_gin_model_only(cfg: spec_lib.BenchConfig, spec: spec_lib.ModelSpec,
     return spec_lib.parse_gin(cfg, spec, skip_unknown=list(SKIPPED))
 
 
+def check_size(size: str) -> None:
+  """Refuses a size the model-only mode does not build (a decoder-only one:
+  its loss and batch are the encoder-decoder's here)."""
+  if size not in spec_lib.ENCODER_DECODER_SIZES:
+    raise ValueError(
+        f'--model_only builds the encoder-decoder sizes only '
+        f'({", ".join(spec_lib.ENCODER_DECODER_SIZES)}); {size!r} is '
+        'decoder-only: measure it with T5X (benchmarks.altup_cost without '
+        '--model_only).')
+
+
 def loss_fn(module, params, batch, dropout_rng):
   """T5X's summed cross-entropy + z-loss of the decoder targets (scalar)."""
   import jax  # pylint: disable=g-import-not-at-top
@@ -197,6 +208,7 @@ def run_model_only(cfg: spec_lib.BenchConfig, bf16: bool = False
   """Builds and compiles every model, times them round-robin; the rows have
   ratios to the first model."""
   import gin  # pylint: disable=g-import-not-at-top
+  check_size(cfg.size)
   specs = [spec_lib.parse_model(m) for m in cfg.models]
   if any(s.widen != 1 for s in specs):
     raise ValueError('--model_only runs baseline, recycled_k<K> and altup_k<K>')

@@ -43,6 +43,21 @@ COLUMNS = [
     ('analytic AltUp/layer %', 'analytic_altup_layer_overhead_pct', '{:.3f}'),
 ]
 TARGET_HEADER = ('target', 'model', 'value', 'goal', 'met')
+# A decoder-only model's 'encoder_ms' is the prefill of its inputs.
+PREFILL_HEADER = 'prefill ms'
+
+
+def columns(result: Dict[str, Any]) -> List[tuple]:
+  """COLUMNS, the encoder column named PREFILL_HEADER for a decoder-only
+  result."""
+  if not _decoder_only(result):
+    return list(COLUMNS)
+  return [(PREFILL_HEADER,) + c[1:] if c[1] == 'encoder_ms' else c
+          for c in COLUMNS]
+
+
+def _decoder_only(result: Dict[str, Any]) -> bool:
+  return bool(result['dims'][result['rows'][0]['model']].get('decoder_only'))
 
 
 def _median(xs):
@@ -156,34 +171,45 @@ def _target_cells(target: Dict[str, Any]) -> List[str]:
 
 
 def markdown(result: Dict[str, Any]) -> str:
-  """The settings, one row per model (COLUMNS) and the cost targets."""
+  """The settings, one row per model (`columns`) and the cost targets."""
   cfg, m = result['config'], result['machine']
   base_dims = result['dims'][result['rows'][0]['model']]
+  decoder_only = _decoder_only(result)
+  layers = (f'{base_dims["NUM_DECODER_LAYERS"]}' if decoder_only else
+            f'{base_dims["NUM_ENCODER_LAYERS"]}/{base_dims["NUM_DECODER_LAYERS"]}')
   lines = [
       f'### AltUp cost: {compose.size_label(cfg["size"])}, batch {cfg["batch"]}, '
       f'inputs {cfg["inputs_length"]}, targets {cfg["targets_length"]}',
       '',
       f'- Machine: {m["cpu"]}; jax {m["jax"]}; devices: {m["jax_devices"]}',
       f'- Shapes: d={base_dims["EMBED_DIM"]}, heads={base_dims["NUM_HEADS"]}x'
-      f'{base_dims["HEAD_DIM"]}, d_ff={base_dims["MLP_DIM"]}, layers='
-      f'{base_dims["NUM_ENCODER_LAYERS"]}/{base_dims["NUM_DECODER_LAYERS"]}, '
+      f'{base_dims["HEAD_DIM"]}, d_ff={base_dims["MLP_DIM"]}, layers={layers}, '
       f'vocab={base_dims["NUM_EMBEDDINGS"]}, activations '
       f'{base_dims["ACTIVATION_DTYPE"]}, one-hot embedding: '
       f'{base_dims["one_hot_embed"]}, scan: {cfg["scan"]}',
-      f'- Timing: median of {cfg["repeats"]} train steps / encoder calls after '
+      f'- Timing: median of {cfg["repeats"]} train steps / '
+      f'{"prefills" if decoder_only else "encoder calls"} after '
       f'{cfg["warmup"]} warm-up rounds, and of {cfg["decode_repeats"]} x '
       f'{cfg["targets_length"]} decode steps; models interleaved.',
   ]
+  if decoder_only:
+    lines.append(
+        f'- Decoder-only: prefix LM sequences of {cfg["inputs_length"]} + '
+        f'{cfg["targets_length"]} tokens (loss on the targets); "prefill ms" '
+        f'(column encoder_ms) is T5X\'s prefill of the {cfg["inputs_length"]}-'
+        'token prefix, the decode steps run on the cache prefilled with the '
+        'inputs.')
   if cfg['scan']:
     lines.append('- **--scan**: XLA counts a scanned (while-loop) layer body once, '
                  'so the XLA FLOP columns are not per-step counts; compare FLOPs '
                  'without --scan.')
   if cfg['gin_bindings']:
     lines.append(f'- Extra gin bindings: `{"; ".join(cfg["gin_bindings"])}`')
+  cols = columns(result)
   models = tables.markdown_table(
-      [c[0] for c in COLUMNS],
-      [[_fmt(row, c) for c in COLUMNS] for row in result['rows']],
-      align=[tables.LEFT] + [tables.RIGHT] * (len(COLUMNS) - 1))
+      [c[0] for c in cols],
+      [[_fmt(row, c) for c in cols] for row in result['rows']],
+      align=[tables.LEFT] + [tables.RIGHT] * (len(cols) - 1))
   targets = tables.markdown_table(
       TARGET_HEADER, [_target_cells(t) for t in result['targets']],
       align=[tables.LEFT, tables.LEFT, tables.RIGHT, tables.LEFT, tables.LEFT])

@@ -8,18 +8,20 @@ returns its dimensions. Nothing here imports jax or t5x.
 
 import dataclasses
 import re
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from launch import compose
 from launch import families
 
-# Every encoder-decoder size gin of launch.compose but tiny_2d (the dense_2d
-# model widens the size's own dimensions instead); the decoder-only sizes
-# (launch/families.py) are not benchmarked.
-SIZES = tuple(s for s in compose.SIZE_LAYERS
-              if s != 'tiny_2d' and not families.is_decoder_only(s))
+# Every size gin of launch.compose but tiny_2d (the dense_2d model widens the
+# size's own dimensions instead): T5.1.1, T5.1.0 and decoder-only
+# (launch/families.py).
+SIZES = tuple(s for s in compose.SIZE_LAYERS if s != 'tiny_2d')
+# The encoder-decoder ones (what benchmarks.mesh_cost and --model_only build).
+ENCODER_DECODER_SIZES = tuple(s for s in SIZES
+                              if not families.is_decoder_only(s))
 # CPU sizes: the benchmark's default shapes and vocabulary are small for them.
-TINY_SIZES = ('tiny', 't5_1_0_tiny')
+TINY_SIZES = ('tiny', 't5_1_0_tiny', 'lm_tiny')
 DEFAULT_MODELS = ('baseline', 'recycled_k2', 'altup_k2', 'altup_k4',
                   'dense_2d')
 # Sizes whose shapes are T5's own (vocabulary 32128); TINY_SIZES use 128.
@@ -110,8 +112,7 @@ def gin_bindings(cfg: BenchConfig, spec: ModelSpec,
   if spec.variant != 'baseline':
     bindings.append(f'ALTUP_K = {spec.altup_k}')
   if cfg.num_layers:
-    bindings += [f'NUM_ENCODER_LAYERS = {cfg.num_layers}',
-                 f'NUM_DECODER_LAYERS = {cfg.num_layers}']
+    bindings += [f'{m} = {cfg.num_layers}' for m in layer_macros(cfg.size)]
   if spec.widen != 1:
     if base_dims is None:
       raise ValueError('dense widening needs the base dimensions')
@@ -120,6 +121,15 @@ def gin_bindings(cfg: BenchConfig, spec: ModelSpec,
                  f'NUM_HEADS = {w * base_dims["NUM_HEADS"]}',
                  f'MLP_DIM = {w * base_dims["MLP_DIM"]}']
   return bindings + list(cfg.gin_bindings)
+
+
+def layer_macros(size: str) -> Tuple[str, ...]:
+  """The layer-count macros of `size`'s stacks: a decoder-only model (one
+  flaxformer Decoder, gin/models/decoder_only.gin) has NUM_DECODER_LAYERS
+  only; the NUM_ENCODER_LAYERS its T5.1.1 gin also binds builds nothing."""
+  if families.is_decoder_only(size):
+    return ('NUM_DECODER_LAYERS',)
+  return ('NUM_ENCODER_LAYERS', 'NUM_DECODER_LAYERS')
 
 
 def parse_gin(cfg: BenchConfig, spec: ModelSpec,
@@ -132,9 +142,11 @@ def parse_gin(cfg: BenchConfig, spec: ModelSpec,
   model-only mode, benchmarks.model_only, parses without t5x and seqio).
 
   Returns:
-    DIM_MACROS' values, ALTUP_K, whether the embedding is one-hot, the MLP's
-    number of inputs (2 for gated activations), the decoder output ('concat':
-    K*d norm and logits, 'sum': d) and the gin files.
+    DIM_MACROS' values (a decoder-only size: NUM_ENCODER_LAYERS 0, as its
+    model has no encoder), ALTUP_K, whether the embedding is one-hot, the
+    MLP's number of inputs (2 for gated activations), the decoder output
+    ('concat': K*d norm and logits, 'sum': d), whether the model is
+    decoder-only and the gin files.
   """
   import gin  # pylint: disable=g-import-not-at-top
   gin.clear_config()
@@ -144,11 +156,15 @@ def parse_gin(cfg: BenchConfig, spec: ModelSpec,
       files, gin_bindings(cfg, spec, base_dims), finalize_config=True,
       skip_unknown=skip_unknown)
   dims = {m: gin.query_parameter(f'%{m}') for m in DIM_MACROS}
+  decoder_only = families.is_decoder_only(cfg.size)
+  if decoder_only:
+    dims['NUM_ENCODER_LAYERS'] = 0
   dims['ALTUP_K'] = spec.altup_k
   dims['one_hot_embed'] = bool(_query(gin, 'embedding.Embed.one_hot', False))
   dims['mlp_inputs'] = len(_query(gin, 'dense.MlpBlock.activations', ('relu',)))
   dims['decoder_output'] = (_query(gin, '%ALTUP_DECODER_OUTPUT', 'concat')
                             if spec.variant == 'altup' else 'sum')
+  dims['decoder_only'] = decoder_only
   dims['gin_files'] = files
   return dims
 

@@ -1,10 +1,11 @@
-"""Plumbing of `python -m benchmarks.altup_cost` on the tiny model (no timing checks).
+"""Plumbing of `python -m benchmarks.altup_cost` on the tiny models (no timing checks).
 
-Runs the command's main function once (module-scoped fixture) with the tiny
-size, scanned layers (compiles in about half the time) and a single repeat,
-then checks the written Markdown/CSV/JSON/PNG: one row per model, the same
-numbers in every output, finite ratios, baseline ratios exactly 1, and
-plausible parameter and FLOP counts. Needs the real T5X stack.
+Runs the command's main function once per module-scoped fixture with the tiny
+size (`outputs`) and the tiny decoder-only size (`lm_outputs`), scanned layers
+(compiles in about half the time) and a single repeat, then checks the
+written Markdown/CSV/JSON/PNG: one row per model, the same numbers in every
+output, finite ratios, baseline ratios exactly 1, and plausible parameter and
+FLOP counts. Needs the real T5X stack.
 """
 
 import csv
@@ -29,14 +30,23 @@ RATIO_KEYS = ('params_ratio', 'train_step_ms_ratio', 'encoder_ms_ratio',
               'analytic_forward_gflop_ratio', 'analytic_train_gflop_ratio')
 
 
-@pytest.fixture(scope='module')
-def outputs(tmp_path_factory):
-  out = str(tmp_path_factory.mktemp('altup_cost'))
-  argv = ['altup_cost', '--size=tiny', '--batch=1', '--inputs_length=8',
+def _run_altup_cost(size, out):
+  """altup_cost.main on `size` with tiny shapes, one repeat, scanned layers."""
+  argv = ['altup_cost', f'--size={size}', '--batch=1', '--inputs_length=8',
           '--targets_length=4', '--warmup=0', '--repeats=1',
           '--decode_repeats=1', '--scan', f'--output_dir={out}']
   common.run_absl_main(altup_cost.main, argv)
   return out
+
+
+@pytest.fixture(scope='module')
+def outputs(tmp_path_factory):
+  return _run_altup_cost('tiny', str(tmp_path_factory.mktemp('altup_cost')))
+
+
+@pytest.fixture(scope='module')
+def lm_outputs(tmp_path_factory):
+  return _run_altup_cost('lm_tiny', str(tmp_path_factory.mktemp('lm_cost')))
 
 
 def _csv_rows(out):
@@ -124,3 +134,48 @@ def test_json_has_machine_and_targets(outputs):
   for t in result['targets']:
     if t['target'].startswith('XLA'):
       assert t['met'] is None
+
+
+# The decoder-only size: prefix LM sequences of 8 + 4 tokens.
+
+
+def test_lm_every_model_has_a_row(lm_outputs):
+  rows = _csv_rows(lm_outputs)
+  assert [r['model'] for r in rows] == MODELS
+  result = _json(lm_outputs)
+  assert result['config']['size'] == 'lm_tiny'
+  for name, dims in result['dims'].items():
+    assert dims['decoder_only'] and dims['NUM_ENCODER_LAYERS'] == 0, name
+    assert dims['NUM_DECODER_LAYERS'] == 4, name
+  md = open(os.path.join(lm_outputs, 'altup_cost.md')).read()
+  assert md.startswith('### AltUp cost: decoder-only tiny, batch 1,')
+  assert '| prefill ms |' in md and '| encoder ms |' not in md
+  assert 'layers=4,' in md and 'Decoder-only: prefix LM' in md
+  for label in ('baseline', 'Recycled-AltUp K=2', 'AltUp K=2', 'AltUp K=4',
+                'dense-2d'):
+    assert f'| {label} |' in md, label
+
+
+def test_lm_params_are_ordered(lm_outputs):
+  params = {r['model']: int(r['params']) for r in _csv_rows(lm_outputs)}
+  assert params['baseline'] < params['altup_k2'] < params['altup_k4']
+  # Recycled adds (K^2 + K) scalars per layer: 4 decoder layers, no encoder.
+  assert params['recycled_k2'] - params['baseline'] == 4 * (4 + 2)
+  assert params['dense_2d'] > 3 * params['baseline']
+
+
+def test_lm_costs_and_timings_are_plausible(lm_outputs):
+  rows = {r['model']: r for r in _csv_rows(lm_outputs)}
+  # (Scanned: XLA counts the layer body once, so only the sign is checked.)
+  for model in ('recycled_k2', 'altup_k2', 'altup_k4'):
+    assert float(rows[model]['xla_train_gflop_ratio']) > 1.0, model
+    assert float(rows[model]['analytic_forward_gflop_ratio']) > 1.0, model
+  assert float(rows['dense_2d']['analytic_train_gflop_ratio']) > 3.0
+  for model, r in rows.items():
+    for key in ('decode_ms_per_token', 'encoder_ms', 'train_step_ms',
+                'xla_decode_mflop_per_token'):
+      value = float(r[key])
+      assert math.isfinite(value) and value > 0, (model, key, value)
+    assert math.isfinite(float(r['final_loss'])), model
+  for key in RATIO_KEYS:
+    assert float(rows['baseline'][key]) == 1.0, key

@@ -9,6 +9,7 @@ import os
 import pytest
 
 from benchmarks import analytic
+from benchmarks import model_only
 from benchmarks import results
 from benchmarks import spec
 from launch import compose
@@ -44,6 +45,48 @@ def test_one_hot_embedding_counts_the_table_width():
   assert macs('altup')['embed'] == 0  # a gather is free
 
 
+def lm_macs(variant, **kw):
+  # A decoder-only model: one stack of NUM_DECODER_LAYERS = 3 (no encoder).
+  dims = dict(DIMS, NUM_ENCODER_LAYERS=0, NUM_DECODER_LAYERS=3,
+              decoder_only=True, **kw)
+  return analytic.analytic_macs(dims, variant, 6, 4)
+
+
+def test_decoder_only_count_by_hand():
+  # 10 tokens (6 inputs + 4 targets) x 3 layers, each per token: q, k, v, o
+  # 4 x 8 x 8 = 256; gated MLP 3 x 8 x 16 = 384; scores and values over the
+  # 10 positions 2 x 10 x 8 = 160. No cross-attention.
+  layers = 10 * 3 * (256 + 384 + 160)
+  base = lm_macs('baseline')
+  assert base['layers'] == layers == 24000
+  assert base['altup'] == 0 and base['embed'] == 0
+  assert base['logits'] == 10 * 8 * 100  # logits at all 10 positions
+  assert base['forward'] == layers + 8000
+  assert base['train'] == 3 * (layers + 8000)
+  one_hot = lm_macs('baseline', one_hot_embed=True)
+  assert one_hot['embed'] == 10 * 100 * 8
+  assert one_hot['train'] == 3 * (layers + 8000) + 2 * 8000
+
+
+def test_decoder_only_altup_is_k2_plus_k_d_per_token_per_layer():
+  for k in (2, 4):
+    recycled = lm_macs('recycled', ALTUP_K=k)
+    assert recycled['altup'] == 10 * 3 * (k * k + k) * 8
+    assert recycled['layers'] == lm_macs('baseline')['layers']
+    # Per token per layer: (K^2 + K) d over the layer's 800 multiply-adds.
+    assert recycled['altup_layer_overhead'] == pytest.approx(
+        (k * k + k) * 8 / 800)
+  full = lm_macs('altup')
+  assert full['logits'] == 10 * (2 * 8) * 100  # concat: K*d at every position
+  assert lm_macs('altup', one_hot_embed=True)['embed'] == 10 * 100 * 16
+  assert lm_macs('altup', decoder_output='sum')['logits'] == 10 * 8 * 100
+
+
+def test_encoder_decoder_count_ignores_a_missing_family_key():
+  assert macs('altup') == analytic.analytic_macs(
+      dict(DIMS, decoder_only=False), 'altup', 6, 4)
+
+
 def test_model_names():
   assert spec.parse_model('dense_2d') == spec.ModelSpec('dense_2d', 'baseline',
                                                         1, 2)
@@ -64,13 +107,38 @@ def test_gin_files_are_the_launchers_model_gins():
 
 
 def test_every_size_but_tiny_2d_is_benchmarked():
-  assert spec.SIZES == tuple(s for s in compose.SIZE_LAYERS if s != 'tiny_2d'
-                             and compose.family(s) != 'decoder-only')
+  assert spec.SIZES == tuple(s for s in compose.SIZE_LAYERS if s != 'tiny_2d')
   assert {'t5_1_0_tiny', 't5_1_0_small', 't5_1_0_3B'} <= set(spec.SIZES)
+  assert {'lm_tiny', 'lm_small', 'lm_base', 'lm_large', 'lm_xl'} <= set(
+      spec.SIZES)
   assert set(spec.TINY_SIZES) <= set(spec.SIZES)
+  assert 'lm_tiny' in spec.TINY_SIZES
+  assert spec.ENCODER_DECODER_SIZES == tuple(
+      s for s in spec.SIZES if compose.family(s) != 'decoder-only')
   cfg = spec.BenchConfig(size='t5_1_0_small')
   assert spec.gin_files(cfg, spec.parse_model('recycled_k2')) == [
       'gin/models/t5_1_0_small.gin', 'gin/variants/recycled.gin']
+
+
+def test_num_layers_binds_the_decoder_only_stack():
+  cfg = spec.BenchConfig(size='lm_small', num_layers=2)
+  bindings = spec.gin_bindings(cfg, spec.parse_model('altup_k2'))
+  assert 'NUM_DECODER_LAYERS = 2' in bindings
+  assert not any(b.startswith('NUM_ENCODER_LAYERS') for b in bindings)
+  cfg = spec.BenchConfig(size='small', num_layers=2)
+  assert {'NUM_ENCODER_LAYERS = 2', 'NUM_DECODER_LAYERS = 2'} <= set(
+      spec.gin_bindings(cfg, spec.parse_model('baseline')))
+  assert spec.gin_files(cfg, spec.parse_model('recycled_k2'))[0] == (
+      'gin/models/small.gin')
+  assert spec.gin_files(spec.BenchConfig(size='lm_tiny'),
+                        spec.parse_model('altup_k2')) == [
+                            'gin/models/lm_tiny.gin', 'gin/variants/altup.gin']
+
+
+def test_model_only_refuses_decoder_only_sizes_by_name():
+  with pytest.raises(ValueError, match='encoder-decoder sizes only.*tiny'):
+    model_only.check_size('lm_tiny')
+  model_only.check_size('tiny')
 
 
 @pytest.fixture(name='archived')
