@@ -63,69 +63,74 @@ from benchmarks import results
 from benchmarks import spec
 from launch import compose
 
-_SIZE = flags.DEFINE_enum('size', 'small', spec.SIZES, 'Model size gin: gin/models/<size>.gin.')
-_BATCH = flags.DEFINE_integer('batch', None, 'Batch size (default 8; tiny sizes: 2).')
-_INPUTS = flags.DEFINE_integer(
-    'inputs_length', None, 'Encoder length; decoder-only: the prefix (inputs) '
-    'length (default 128; tiny sizes: 16).')
-_TARGETS = flags.DEFINE_integer(
-    'targets_length', None, 'Decoder length = decode steps; decoder-only: '
-    'targets after the prefix (default 32; tiny sizes: 8).')
-_MODELS = flags.DEFINE_list(
-    'models', list(spec.DEFAULT_MODELS),
-    'Models to compare: baseline, recycled_k<K>, altup_k<K>, dense_<W>d. '
-    'Ratios are to the first one, which should be baseline.')
-_WARMUP = flags.DEFINE_integer('warmup', 1, 'Untimed rounds before timing.')
-_REPEATS = flags.DEFINE_integer('repeats', 3, 'Timed train-step / encoder rounds.')
-_DECODE_REPEATS = flags.DEFINE_integer(
-    'decode_repeats', 1, 'Timed full decodes of targets_length tokens each.')
-_NUM_EMBEDDINGS = flags.DEFINE_integer(
-    'num_embeddings', None, f'Vocabulary size (default {spec.REAL_VOCAB}; tiny sizes: {spec.TINY_VOCAB}).')
-_NUM_LAYERS = flags.DEFINE_integer(
-    'num_layers', None, 'Override NUM_ENCODER_LAYERS and NUM_DECODER_LAYERS '
-    '(decoder-only sizes: NUM_DECODER_LAYERS; default: the size gin\'s).')
-_SCAN = flags.DEFINE_bool('scan', False, 'Add gin/options/scan.gin (scanned layers, remat).')
-_GATHER_EMBEDDING = flags.DEFINE_bool(
-    'gather_embedding', False,
-    'Add gin/options/gather_embedding.gin for every model: the token embedding '
-    'is a gather instead of the stock one-hot matmul (vocab x width '
-    'multiply-adds per token, which full AltUp makes K times wider).')
-_GIN_BINDINGS = flags.DEFINE_multi_string(
-    'gin_bindings', [], 'Extra gin bindings applied to every model (gin '
-    'dynamic registration: pass the import too, e.g. --gin_bindings="from '
-    'flaxformer.components import embedding").')
-_OUTPUT_DIR = flags.DEFINE_string('output_dir', '/tmp/altup_cost', 'Where results go.')
-_SEED = flags.DEFINE_integer('seed', 0, 'PRNG seed for init and data.')
-_MODEL_ONLY = flags.DEFINE_bool(
-    'model_only', False, 'Only the flaxformer model of the gins, without t5x, '
-    'seqio or TensorFlow (benchmarks.model_only): train step (forward, '
-    'backward, optax Adafactor) and forward loss, timed; writes '
-    'model_only.{md,csv,json}.')
-_BF16 = flags.DEFINE_bool('bf16', False, 'With --model_only: bfloat16 '
-                          'parameters and activations.')
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+  """The command's absl flags (launch.cli.run defines them)."""
+  flags.DEFINE_enum('size', 'small', spec.SIZES, 'Model size gin: gin/models/<size>.gin.')
+  flags.DEFINE_integer('batch', None, 'Batch size (default 8; tiny sizes: 2).')
+  flags.DEFINE_integer(
+      'inputs_length', None, 'Encoder length; decoder-only: the prefix (inputs) '
+      'length (default 128; tiny sizes: 16).')
+  flags.DEFINE_integer(
+      'targets_length', None, 'Decoder length = decode steps; decoder-only: '
+      'targets after the prefix (default 32; tiny sizes: 8).')
+  flags.DEFINE_list(
+      'models', list(spec.DEFAULT_MODELS),
+      'Models to compare: baseline, recycled_k<K>, altup_k<K>, dense_<W>d. '
+      'Ratios are to the first one, which should be baseline.')
+  flags.DEFINE_integer('warmup', 1, 'Untimed rounds before timing.')
+  flags.DEFINE_integer('repeats', 3, 'Timed train-step / encoder rounds.')
+  flags.DEFINE_integer(
+      'decode_repeats', 1, 'Timed full decodes of targets_length tokens each.')
+  flags.DEFINE_integer(
+      'num_embeddings', None, f'Vocabulary size (default {spec.REAL_VOCAB}; tiny sizes: {spec.TINY_VOCAB}).')
+  flags.DEFINE_integer(
+      'num_layers', None, 'Override NUM_ENCODER_LAYERS and NUM_DECODER_LAYERS '
+      '(decoder-only sizes: NUM_DECODER_LAYERS; default: the size gin\'s).')
+  flags.DEFINE_bool('scan', False, 'Add gin/options/scan.gin (scanned layers, remat).')
+  flags.DEFINE_bool(
+      'gather_embedding', False,
+      'Add gin/options/gather_embedding.gin for every model: the token embedding '
+      'is a gather instead of the stock one-hot matmul (vocab x width '
+      'multiply-adds per token, which full AltUp makes K times wider).')
+  flags.DEFINE_multi_string(
+      'gin_bindings', [], 'Extra gin bindings applied to every model (gin '
+      'dynamic registration: pass the import too, e.g. --gin_bindings="from '
+      'flaxformer.components import embedding").')
+  flags.DEFINE_string('output_dir', '/tmp/altup_cost', 'Where results go.')
+  flags.DEFINE_integer('seed', 0, 'PRNG seed for init and data.')
+  flags.DEFINE_bool(
+      'model_only', False, 'Only the flaxformer model of the gins, without t5x, '
+      'seqio or TensorFlow (benchmarks.model_only): train step (forward, '
+      'backward, optax Adafactor) and forward loss, timed; writes '
+      'model_only.{md,csv,json}.')
+  flags.DEFINE_bool('bf16', False, 'With --model_only: bfloat16 '
+                    'parameters and activations.')
 
 
 def config_from_flags() -> spec.BenchConfig:
   """The flags' BenchConfig; unset shapes take the size's defaults."""
-  tiny = _SIZE.value in spec.TINY_SIZES
+  tiny = FLAGS.size in spec.TINY_SIZES
   pick = lambda v, default, tiny_default: v if v is not None else (
       tiny_default if tiny else default)
   return spec.BenchConfig(
-      size=_SIZE.value,
-      batch=pick(_BATCH.value, 8, 2),
-      inputs_length=pick(_INPUTS.value, 128, 16),
-      targets_length=pick(_TARGETS.value, 32, 8),
-      models=tuple(_MODELS.value),
-      warmup=_WARMUP.value,
-      repeats=_REPEATS.value,
-      decode_repeats=_DECODE_REPEATS.value,
-      num_embeddings=pick(_NUM_EMBEDDINGS.value, spec.REAL_VOCAB, spec.TINY_VOCAB),
-      num_layers=_NUM_LAYERS.value,
-      scan=_SCAN.value,
-      gather_embedding=_GATHER_EMBEDDING.value,
-      gin_bindings=tuple(_GIN_BINDINGS.value),
-      output_dir=_OUTPUT_DIR.value,
-      seed=_SEED.value)
+      size=FLAGS.size,
+      batch=pick(FLAGS.batch, 8, 2),
+      inputs_length=pick(FLAGS.inputs_length, 128, 16),
+      targets_length=pick(FLAGS.targets_length, 32, 8),
+      models=tuple(FLAGS.models),
+      warmup=FLAGS.warmup,
+      repeats=FLAGS.repeats,
+      decode_repeats=FLAGS.decode_repeats,
+      num_embeddings=pick(FLAGS.num_embeddings, spec.REAL_VOCAB, spec.TINY_VOCAB),
+      num_layers=FLAGS.num_layers,
+      scan=FLAGS.scan,
+      gather_embedding=FLAGS.gather_embedding,
+      gin_bindings=tuple(FLAGS.gin_bindings),
+      output_dir=FLAGS.output_dir,
+      seed=FLAGS.seed)
 
 
 def run(cfg: spec.BenchConfig) -> Dict[str, Any]:
@@ -149,13 +154,13 @@ def main(argv: Sequence[str]) -> None:
     logging.set_verbosity(logging.ERROR)
   from altup_flaxformer import deps  # pylint: disable=g-import-not-at-top
   cfg = config_from_flags()
-  if _MODEL_ONLY.value:
+  if FLAGS.model_only:
     deps.require('flaxformer')
     from benchmarks import model_only  # pylint: disable=g-import-not-at-top
-    model_only.write_outputs(model_only.run_model_only(cfg, _BF16.value),
+    model_only.write_outputs(model_only.run_model_only(cfg, FLAGS.bf16),
                              cfg.output_dir)
     return
-  if _BF16.value:
+  if FLAGS.bf16:
     raise ValueError('--bf16 is a --model_only setting')
   deps.require('t5x')
   deps.require('flaxformer')
@@ -164,7 +169,7 @@ def main(argv: Sequence[str]) -> None:
 
 def entry() -> None:
   from launch import cli  # pylint: disable=g-import-not-at-top
-  cli.run(main, 'benchmarks.altup_cost')
+  cli.run(main, 'benchmarks.altup_cost', define_flags)
 
 
 if __name__ == '__main__':

@@ -43,36 +43,41 @@ from benchmarks import mesh
 from benchmarks import mesh_results
 from benchmarks import spec
 
-_SIZES = flags.DEFINE_list(
-    'sizes', ['small', 'base', 'large'], 'Encoder-decoder size gins '
-    f'(gin/models/<size>.gin): {", ".join(spec.ENCODER_DECODER_SIZES)}.')
-_MODELS = flags.DEFINE_list(
-    'models', ['baseline', 'recycled_k2', 'altup_k2', 'altup_k4'],
-    'Models (benchmarks.altup_cost\'s names): baseline, recycled_k<K>, '
-    'altup_k<K>. Ratios are to baseline, compiled too.')
-_DEVICES = flags.DEFINE_list('devices', ['8', '32'],
-                             'Device counts of the slices (8: a v3-8).')
-_SCAN = flags.DEFINE_enum('scan', 'both', ('off', 'on', 'both'),
-                          'gin/options/scan.gin: without, with, or both.')
-_MODEL_PARALLEL = flags.DEFINE_list(
-    'model_parallel', [], 'SIZE=M overrides of the model partitions per size '
-    f'(default {mesh.MODEL_PARALLEL}; capped at the device count).')
-_BATCH = flags.DEFINE_integer('batch', mesh.PAPER_BATCH, 'Global batch.')
-_INPUTS = flags.DEFINE_integer('inputs_length', mesh.PAPER_INPUTS, 'Encoder length.')
-_TARGETS = flags.DEFINE_integer('targets_length', mesh.PAPER_TARGETS, 'Decoder length.')
-_NUM_EMBEDDINGS = flags.DEFINE_integer('num_embeddings', spec.REAL_VOCAB,
-                                       'Vocabulary size.')
-_BATCH_FIT = flags.DEFINE_enum(
-    'batch_fit', 'scale', ('scale', 'fit'),
-    'Largest-batch estimate. scale: one compile; the temporaries taken as '
-    'proportional to the batch (conservative). fit: a second compile at half '
-    'the batch and a line through both estimates.')
-_CAPACITY = flags.DEFINE_list(
-    'capacity_gib', [f'{k}={v}' for k, v in mesh_results.CAPACITY_GIB.items()],
-    'DEVICE=GiB of device memory to check against.')
-_OUTPUT_DIR = flags.DEFINE_string('output_dir', '/tmp/mesh_cost', 'Where results go.')
-_RESUME = flags.DEFINE_bool('resume', False,
-                            'Reuse compiles recorded in <output_dir>/mesh_cost.json.')
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+  """The command's absl flags (launch.cli.run defines them)."""
+  flags.DEFINE_list(
+      'sizes', ['small', 'base', 'large'], 'Encoder-decoder size gins '
+      f'(gin/models/<size>.gin): {", ".join(spec.ENCODER_DECODER_SIZES)}.')
+  flags.DEFINE_list(
+      'models', ['baseline', 'recycled_k2', 'altup_k2', 'altup_k4'],
+      'Models (benchmarks.altup_cost\'s names): baseline, recycled_k<K>, '
+      'altup_k<K>. Ratios are to baseline, compiled too.')
+  flags.DEFINE_list('devices', ['8', '32'],
+                    'Device counts of the slices (8: a v3-8).')
+  flags.DEFINE_enum('scan', 'both', ('off', 'on', 'both'),
+                    'gin/options/scan.gin: without, with, or both.')
+  flags.DEFINE_list(
+      'model_parallel', [], 'SIZE=M overrides of the model partitions per size '
+      f'(default {mesh.MODEL_PARALLEL}; capped at the device count).')
+  flags.DEFINE_integer('batch', mesh.PAPER_BATCH, 'Global batch.')
+  flags.DEFINE_integer('inputs_length', mesh.PAPER_INPUTS, 'Encoder length.')
+  flags.DEFINE_integer('targets_length', mesh.PAPER_TARGETS, 'Decoder length.')
+  flags.DEFINE_integer('num_embeddings', spec.REAL_VOCAB,
+                       'Vocabulary size.')
+  flags.DEFINE_enum(
+      'batch_fit', 'scale', ('scale', 'fit'),
+      'Largest-batch estimate. scale: one compile; the temporaries taken as '
+      'proportional to the batch (conservative). fit: a second compile at half '
+      'the batch and a line through both estimates.')
+  flags.DEFINE_list(
+      'capacity_gib', [f'{k}={v}' for k, v in mesh_results.CAPACITY_GIB.items()],
+      'DEVICE=GiB of device memory to check against.')
+  flags.DEFINE_string('output_dir', '/tmp/mesh_cost', 'Where results go.')
+  flags.DEFINE_bool('resume', False,
+                    'Reuse compiles recorded in <output_dir>/mesh_cost.json.')
 
 BATCH_FIT_DOC = {
     'scale': 'XLA\'s temporaries taken as proportional to the batch, the rest '
@@ -194,24 +199,24 @@ def _result(cases: Sequence[mesh.Case], raw: Dict[str, Any], batch_fit: str,
 
 
 def grid_from_flags() -> list:
-  scans = {'off': [False], 'on': [True], 'both': [False, True]}[_SCAN.value]
-  for size in _SIZES.value:
+  scans = {'off': [False], 'on': [True], 'both': [False, True]}[FLAGS.scan]
+  for size in FLAGS.sizes:
     if size not in spec.ENCODER_DECODER_SIZES:
       kind = 'a decoder-only size' if size in spec.SIZES else 'unknown'
       raise ValueError(
           f'size {size!r} is {kind}; benchmarks.mesh_cost compiles the '
           f'encoder-decoder sizes: {", ".join(spec.ENCODER_DECODER_SIZES)} '
           '(benchmarks.altup_cost measures the decoder-only ones)')
-  for m in _MODELS.value:
+  for m in FLAGS.models:
     spec.parse_model(m)
-  models = list(_MODELS.value)
+  models = list(FLAGS.models)
   if 'baseline' not in models:
     models.insert(0, 'baseline')
-  grid = mesh.cases(_SIZES.value, models, [int(d) for d in _DEVICES.value],
-                    scans, _pairs(_MODEL_PARALLEL.value, int),
-                    batch=_BATCH.value, inputs_length=_INPUTS.value,
-                    targets_length=_TARGETS.value,
-                    num_embeddings=_NUM_EMBEDDINGS.value)
+  grid = mesh.cases(FLAGS.sizes, models, [int(d) for d in FLAGS.devices],
+                    scans, _pairs(FLAGS.model_parallel, int),
+                    batch=FLAGS.batch, inputs_length=FLAGS.inputs_length,
+                    targets_length=FLAGS.targets_length,
+                    num_embeddings=FLAGS.num_embeddings)
   for case in grid:
     case.validate()
   return grid
@@ -230,8 +235,8 @@ def main(argv: Sequence[str]) -> None:
   deps.require('flaxformer')
   if compose.REPO not in sys.path:
     sys.path.insert(0, compose.REPO)
-  result = run(grid, _OUTPUT_DIR.value, _BATCH_FIT.value,
-               _pairs(_CAPACITY.value, float), _RESUME.value)
+  result = run(grid, FLAGS.output_dir, FLAGS.batch_fit,
+               _pairs(FLAGS.capacity_gib, float), FLAGS.resume)
   print()
   print(mesh_results.markdown(result))
   print('Wrote', ', '.join(result['paths'].values()), flush=True)
@@ -239,7 +244,7 @@ def main(argv: Sequence[str]) -> None:
 
 def entry() -> None:
   from launch import cli  # pylint: disable=g-import-not-at-top
-  cli.run(main, 'benchmarks.mesh_cost')
+  cli.run(main, 'benchmarks.mesh_cost', define_flags)
 
 
 if __name__ == '__main__':

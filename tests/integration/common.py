@@ -267,16 +267,20 @@ def tiny_experiment(variant, run, model_dir, *, size='tiny', altup_k=2,
       + tuple(gin_overrides), **kwargs)
 
 
-def run_absl_main(main, argv) -> None:
-  """Runs an absl entry point's `main` in this process with `argv`'s flags
-  (argv[0] is the program name), as `app.run` would, then unparses them."""
+def run_absl_main(main, define_flags, argv) -> None:
+  """Runs an entry point in this process as `launch.cli.run` would: defines
+  its flags, parses `argv` (argv[0] is the program name) and calls `main`;
+  then removes those flags again, so that entry points which share flag
+  names (--models, --batch, ...) can run in one test process."""
   from absl import flags  # pylint: disable=g-import-not-at-top
-  flags.FLAGS.unparse_flags()
-  flags.FLAGS(argv)
+  before = set(flags.FLAGS)
+  define_flags()
   try:
+    flags.FLAGS(argv)
     main(argv[:1])
   finally:
-    flags.FLAGS.unparse_flags()
+    for name in set(flags.FLAGS) - before:
+      delattr(flags.FLAGS, name)
 
 
 def infer_rows(infer_dir: str) -> list:

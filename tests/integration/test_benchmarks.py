@@ -35,7 +35,7 @@ def _run_altup_cost(size, out):
   argv = ['altup_cost', f'--size={size}', '--batch=1', '--inputs_length=8',
           '--targets_length=4', '--warmup=0', '--repeats=1',
           '--decode_repeats=1', '--scan', f'--output_dir={out}']
-  common.run_absl_main(altup_cost.main, argv)
+  common.run_absl_main(altup_cost.main, altup_cost.define_flags, argv)
   return out
 
 

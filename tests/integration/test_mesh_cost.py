@@ -29,7 +29,7 @@ ARGV = ['mesh_cost', '--sizes=tiny', '--models=baseline,altup_k2',
 
 
 def _main(argv):
-  common.run_absl_main(mesh_cost.main, argv)
+  common.run_absl_main(mesh_cost.main, mesh_cost.define_flags, argv)
 
 
 @pytest.fixture(scope='module')
