@@ -75,12 +75,14 @@ def csv_header(k: int) -> List[str]:
           + [f'g{i}' for i in range(k)] + ['max |p - I|', 'max |g - 1|'])
 
 
-def csv_row(model: str, seed: int, row: Dict[str, object]) -> List:
+def csv_row(model: str, seed: int, row: Dict[str, object]) -> Dict[str, object]:
+  """One layer's row, keyed by `csv_header(K)`'s columns of its own K."""
   p, g = np.asarray(row['p']), np.asarray(row['g'])
-  return ([model, seed, row['stack'], row['layer'], row['active block']]
-          + [float(x) for x in p.reshape(-1)] + [float(x) for x in g]
-          + [float(np.abs(p - np.eye(len(g))).max()),
-             float(np.abs(g - 1).max())])
+  values = ([model, seed, row['stack'], row['layer'], row['active block']]
+            + [float(x) for x in p.reshape(-1)] + [float(x) for x in g]
+            + [float(np.abs(p - np.eye(len(g))).max()),
+               float(np.abs(g - 1).max())])
+  return dict(zip(csv_header(len(g)), values))
 
 
 def load_params(checkpoint_dir: str) -> Dict:
@@ -104,19 +106,18 @@ def collect(jobs) -> Dict[str, List[tuple]]:
 
 
 def write_csv(found: Dict[str, List[tuple]], path: str) -> Optional[str]:
-  """One CSV per K would be ragged: columns follow the largest K present."""
+  """One CSV for every K: the columns are the largest K's, and a smaller K's
+  rows leave the p_ij and g_i it lacks empty."""
   if not found:
     return None
   k = max(len(rows[0]['g']) for runs in found.values() for _, rows in runs)
   with open(path, 'w', newline='') as f:
-    writer = csv.writer(f)
-    header = csv_header(k)
-    writer.writerow(header)
+    writer = csv.DictWriter(f, fieldnames=csv_header(k), restval='')
+    writer.writeheader()
     for model, runs in found.items():
       for seed, rows in runs:
         for row in rows:
-          values = csv_row(model, seed, row)
-          writer.writerow(values + [''] * (len(header) - len(values)))
+          writer.writerow(csv_row(model, seed, row))
   return path
 
 

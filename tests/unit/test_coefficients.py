@@ -39,9 +39,7 @@ def test_layer_rows_undo_the_rotating_frame():
 def test_csv_row_reports_distance_from_init(tmp_path):
   row = {'stack': 'decoder', 'layer': 1, 'active block': 1,
          'p': np.array([[1.0, 0.25], [0.0, 1.0]]), 'g': np.array([1.0, 0.5])}
-  values = coefficients.csv_row('tiny_altup_k2', 2, row)
-  header = coefficients.csv_header(2)
-  assert dict(zip(header, values)) == {
+  assert coefficients.csv_row('tiny_altup_k2', 2, row) == {
       'model': 'tiny_altup_k2', 'seed': 2, 'stack': 'decoder', 'layer': 1,
       'active block': 1, 'p00': 1.0, 'p01': 0.25, 'p10': 0.0, 'p11': 1.0,
       'g0': 1.0, 'g1': 0.5, 'max |p - I|': 0.25, 'max |g - 1|': 0.5}
@@ -52,6 +50,29 @@ def test_csv_row_reports_distance_from_init(tmp_path):
   pytest.importorskip('matplotlib', reason='plots: pip install matplotlib')
   png = coefficients.plot(found, str(tmp_path / 'c.png'))
   assert (tmp_path / 'c.png').stat().st_size > 0 and png
+
+
+def test_csv_of_two_ks_keeps_every_value_under_its_column(tmp_path):
+  """K=2 and K=4 runs in one CSV: the K=4 header, and each K=2 value under
+  its own p_ij / g_i (the K=4-only columns empty)."""
+  k2 = {'stack': 'encoder', 'layer': 0, 'active block': 0,
+        'p': np.array([[1.0, 0.25], [0.5, 1.0]]), 'g': np.array([0.75, 0.5])}
+  k4 = {'stack': 'encoder', 'layer': 0, 'active block': 0,
+        'p': np.eye(4) * 2, 'g': np.full(4, 3.0)}
+  path = coefficients.write_csv(
+      {'tiny_altup_k4': [(0, [k4])], 'tiny_altup_k2': [(0, [k2])]},
+      str(tmp_path / 'c.csv'))
+  with open(path) as f:
+    reader = csv.DictReader(f)
+    assert reader.fieldnames == coefficients.csv_header(4)
+    rows = {r['model']: r for r in reader}
+  got = rows['tiny_altup_k2']
+  assert [got[c] for c in ('p00', 'p01', 'p10', 'p11', 'g0', 'g1')] == [
+      '1.0', '0.25', '0.5', '1.0', '0.75', '0.5']
+  assert got['p02'] == got['p23'] == got['g3'] == ''
+  assert got['max |p - I|'] == '0.5' and got['max |g - 1|'] == '0.5'
+  assert rows['tiny_altup_k4']['p33'] == '2.0'
+  assert rows['tiny_altup_k4']['max |g - 1|'] == '2.0'
 
 
 def test_run_selection_reads_the_runs_config(tmp_path):
