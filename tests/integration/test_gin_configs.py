@@ -27,7 +27,13 @@ VARIANTS = compose.DENSE_VARIANTS
 # d_model per size (flaxformer's gins).
 EMBED_DIMS = {'small': 512, 'base': 768, 'large': 1024, 'xl': 2048,
               't5_1_0_small': 512, 't5_1_0_base': 768, 't5_1_0_large': 1024,
-              't5_1_0_3B': 1024}
+              't5_1_0_3B': 1024, 'lm_small': 512, 'lm_base': 768,
+              'lm_large': 1024, 'lm_xl': 2048}
+# Every real size with every variant of its family (decoder-only: the decoder
+# of the T5.1.1 size of the same name, without Sequence-AltUp).
+SYMBOLIC = [(size, v) for size in SIZES for v in VARIANTS] + [
+    (size, v) for size in ('lm_small', 'lm_base', 'lm_large', 'lm_xl')
+    for v in families.DECODER_ONLY_VARIANTS]
 D = 64  # EMBED_DIM of the tiny sizes
 
 
@@ -106,31 +112,33 @@ def test_tiny_2d_doubles_every_width_of_tiny():
   assert shapes['tiny_2d'] == (128, (128, 128), (128, 256))  # 8 heads x 16
 
 
-@pytest.mark.parametrize('size', SIZES)
-@pytest.mark.parametrize('variant', VARIANTS)
+@pytest.mark.parametrize('size,variant', SYMBOLIC)
 def test_model_gin_config_symbolically(size, variant):
   d, n = EMBED_DIMS[size], compose.SIZE_LAYERS[size]
   with common.gin_model(size, variant, tiny_vocab=False) as model:
     params, out = common.abstract_params_and_logits(model, size)
   assert out.shape == (2, 8, 32128)
   k = 1 if variant == 'baseline' else 2
-  assert params['token_embedder']['embedding'].shape == (
-      32128, d * (k if variant == 'altup' else 1))
-  layer = params['encoder']['layers_0']
+  width = d * (k if variant == 'altup' else 1)  # the stack's carried width
+  decoder = params['decoder']
+  if families.is_decoder_only(size):  # one stack, its own token embedder
+    assert 'encoder' not in params
+    embedder, layer = decoder['token_embedder'], decoder['layers_0']
+  else:
+    embedder, layer = params['token_embedder'], params['encoder']['layers_0']
+    assert ('altup_sequence_coefficients' in layer) == (variant == 'sequence')
+    assert 'altup_sequence_coefficients' not in decoder['layers_0']
+  assert embedder['embedding'].shape == (32128, width)
   assert ('altup_predictor' in layer) == (variant not in ('baseline',
                                                           'sequence'))
   assert ('altup_router_kernel' in layer) == (variant == 'routed')
-  assert ('altup_sequence_coefficients' in layer) == (variant == 'sequence')
-  assert 'altup_sequence_coefficients' not in params['decoder']['layers_0']
-  assert len([l for l in params['decoder'] if l.startswith('layers_')]) == n
+  assert len([l for l in decoder if l.startswith('layers_')]) == n
   if compose.tied_logits(size):  # T5.1.0: logits read the embedding table
-    assert 'logits_dense' not in params['decoder']
-    assert params['decoder']['layers_0']['mlp']['wi']['kernel'].shape[0] == d
+    assert 'logits_dense' not in decoder
+    assert decoder['layers_0']['mlp']['wi']['kernel'].shape[0] == d
   else:
-    logits_in = params['decoder']['logits_dense']['kernel'].shape[0]
-    assert logits_in == d * (k if variant == 'altup' else 1)
-  assert params['decoder']['decoder_norm']['scale'].shape == (
-      d * (k if variant == 'altup' else 1),)
+    assert decoder['logits_dense']['kernel'].shape == (width, 32128)
+  assert decoder['decoder_norm']['scale'].shape == (width,)
 
 
 @pytest.mark.parametrize('output,width', [('concat', 128), ('sum', 64)])
