@@ -124,3 +124,40 @@ def test_local_dry_run_uses_the_task_lengths_and_registry(tmp_path):
   assert "--gin.INITIAL_CHECKPOINT_PATH='/tmp/pre/checkpoint_300'" in cmd
   assert '--gin_file=t5x/configs/runs/finetune.gin' in cmd
   assert not any(a.startswith('--gin.ALTUP_K') for a in cmd)
+
+
+# Every program of the repository (`python -m <module>`).
+ENTRY_POINTS = ('launch.local', 'launch.xm_launch', 'launch.tpu_vm',
+                'launch.sweeps', 'launch.offline', 'launch.report',
+                'launch.floor', 'launch.coefficients', 'benchmarks.altup_cost',
+                'benchmarks.mesh_cost', 'benchmarks.soak',
+                'tasks.build_offline_vocab', 'altup_flaxformer.warm_start')
+_IMPORT_ALL = '''
+import importlib, json, sys
+from absl import app, flags, logging  # absl's own flags (--pdb, --logtostderr)
+before, out = set(flags.FLAGS), {}
+for name in sys.argv[1:]:
+  try:
+    importlib.import_module(name)
+  except ImportError as e:  # an optional dependency this venv lacks
+    out[name] = 'ImportError: %s' % e
+    continue
+  out[name] = sorted(set(flags.FLAGS) - before)
+print(json.dumps(out))
+'''
+
+
+def test_entry_points_define_no_flags_at_import():
+  """Each program defines its absl flags in define_flags() (launch.cli.run
+  calls it), so that one process can import them all, as the test suite
+  does: two programs that defined --models at import could not be."""
+  proc = subprocess.run([sys.executable, '-c', _IMPORT_ALL, *ENTRY_POINTS],
+                        cwd=compose.REPO, capture_output=True, text=True,
+                        check=False, env=dict(os.environ,
+                                              PYTHONPATH=compose.REPO))
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  out = json.loads(proc.stdout.strip().splitlines()[-1])
+  imported = {m: new for m, new in out.items() if isinstance(new, list)}
+  assert {'launch.local', 'launch.sweeps', 'benchmarks.altup_cost',
+          'benchmarks.mesh_cost'} <= set(imported), out
+  assert all(new == [] for new in imported.values()), imported
