@@ -47,7 +47,7 @@ def check_model_dir(model_dir, size, variant):
     assert 'encoder' not in info  # one stack
     assert 'models.DecoderOnlyModel' in config
   else:
-    assert 'encoder/layers_0' in info
+    assert 'encoder/' in info  # layers_<i>, or the stacked (scanned) layers
     assert 'models.EncoderDecoderModel' in config
   assert glob.glob(os.path.join(model_dir, 'train', 'events.out.tfevents*'))
 
