@@ -41,7 +41,8 @@ class Inference:
   compile_s: Dict[str, float]
 
 
-def _timed(fn: Callable[..., Any], *args) -> Tuple[Any, float]:
+def timed(fn: Callable[..., Any], *args) -> Tuple[Any, float]:
+  """(fn(*args), seconds it took): the benchmark's compile timings."""
   t0 = time.perf_counter()
   out = fn(*args)
   return out, time.perf_counter() - t0
@@ -108,11 +109,11 @@ def encoder_decoder(model, params, batch: Mapping[str, Any],
   """
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   module, tokens = model.module, batch['encoder_input_tokens']
-  encode, encode_s = _timed(compile_encode, module, params, tokens)
+  encode, encode_s = timed(compile_encode, module, params, tokens)
   encoded = encode(params, tokens)
   cache0 = initial_cache(module, params, batch)
   ids0 = jnp.zeros((tokens.shape[0], 1), jnp.int32)
-  step, decode_s = _timed(compile_decode_step, module, params, cache0,
+  step, decode_s = timed(compile_decode_step, module, params, cache0,
                           encoded, tokens, ids0, targets_length)
   return Inference(
       encode=lambda p: encode(p, tokens),
@@ -169,12 +170,12 @@ def decoder_only(model, params, batch: Mapping[str, Any],
   length = dec_in.shape[1]
   prefill = jax.jit(prefill_fn(model))
   prefix, prefix_causal = dec_in[:, :inputs_length], causal[:, :inputs_length]
-  encode, encode_s = _timed(
+  encode, encode_s = timed(
       lambda: prefill.lower(params, prefix, prefix_causal).compile())
   # predict_batch's prompt: the decoder inputs of the inputs region.
   cache0 = prefill(params, dec_in * causal, causal)
   ids0 = dec_in[:, inputs_length:inputs_length + 1]
-  step, decode_s = _timed(compile_lm_decode_step, model.module, params,
+  step, decode_s = timed(compile_lm_decode_step, model.module, params,
                           cache0, ids0, length)
   return Inference(
       encode=lambda p: encode(p, prefix, prefix_causal),

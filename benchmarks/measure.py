@@ -13,7 +13,7 @@ import json
 import os
 import platform
 import time
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Sequence
 
 from benchmarks import inference
 from benchmarks import results
@@ -104,13 +104,6 @@ def peak_bytes(mem) -> float:
                mem.alias_size_in_bytes + mem.temp_size_in_bytes)
 
 
-def _timed(fn: Callable[..., Any], *args) -> Tuple[Any, float]:
-  """(fn(*args), seconds it took)."""
-  t0 = time.perf_counter()
-  out = fn(*args)
-  return out, time.perf_counter() - t0
-
-
 def init_train_state(model, batch, seed: int):
   """T5X's initial variables of `model` in a FlaxOptimTrainState (the model
   gin's optimizer_def); returns (state, number of parameters)."""
@@ -173,11 +166,11 @@ class CompiledModel:
     batch_fn, inference_fn = family_fns(cfg)
     self.batch = {k: jnp.asarray(v) for k, v in batch_fn(cfg, cfg.seed).items()}
 
-    (self.state, self.num_params), self.compile_s['init'] = _timed(
+    (self.state, self.num_params), self.compile_s['init'] = inference.timed(
         init_train_state, model, self.batch, cfg.seed)
     self.lr = jnp.asarray(1e-3, jnp.float32)
     self.rng = jax.random.PRNGKey(cfg.seed + 1)
-    self.train_compiled, self.compile_s['train'] = _timed(
+    self.train_compiled, self.compile_s['train'] = inference.timed(
         compile_train_step, model, self.state, self.batch, self.lr, self.rng)
     self.train_flops = xla_flops(self.train_compiled.cost_analysis())
     self.train_peak_bytes = peak_bytes(self.train_compiled.memory_analysis())
